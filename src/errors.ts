@@ -1,0 +1,89 @@
+/**
+ * picows' one error vocabulary. Every failure has a stable id (like ws's
+ * WS_ERR_INVALID_OPCODE), the close code it maps to, and a message a person
+ * understands. Ids are what logs, tests and diagnostics match on: never rename one.
+ *
+ * closeCode is what the client sends (1002, 1007, 1009, 1011) or, for failures that
+ * end a connection without a Close frame, what it reports locally (1006, or 1015
+ * for TLS). 1005, 1006 and 1015 are never put on the wire (RFC 6455 7.4.1).
+ */
+import { CORE_ERRORS } from './core/error-ids';
+
+export interface ErrorSpec {
+  readonly closeCode: number;
+  readonly message: string;
+}
+
+const CORE_MESSAGES: { [name: string]: string } = {
+  RESERVED_BITS: 'the server set RSV bits that no negotiated extension defines',
+  RESERVED_OPCODE: 'the server sent a frame with a reserved opcode',
+  MASKED_FRAME: 'the server sent a masked frame (servers must not mask, RFC 6455 5.1)',
+  FRAGMENTED_CONTROL: 'the server fragmented a control frame (FIN not set)',
+  CONTROL_TOO_LONG: 'the server sent a control frame with a payload over 125 bytes',
+  LENGTH_TOP_BIT: 'the server sent a 64-bit payload length with the top bit set',
+  NON_MINIMAL_LENGTH: 'the server encoded a payload length in more bytes than needed',
+  UNEXPECTED_CONTINUATION: 'the server sent a continuation frame with no message open',
+  EXPECTED_CONTINUATION: 'the server started a new message before finishing the fragmented one',
+  MESSAGE_TOO_BIG: 'the server sent a message larger than the configured maximum',
+  INVALID_UTF8: 'the server sent a text message that is not valid UTF-8',
+  TRUNCATED_UTF8: 'the server ended a text message in the middle of a UTF-8 character',
+  CLOSE_PAYLOAD_ONE_BYTE: 'the server sent a Close frame with a 1-byte payload',
+  INVALID_CLOSE_CODE: 'the server sent a Close frame with a code that may not be sent',
+  INVALID_CLOSE_REASON: 'the server sent a Close reason that is not valid UTF-8',
+};
+
+/** Failures outside the frame validator: handshake, transport, liveness, API misuse. */
+const OTHER_ERRORS: { [id: string]: ErrorSpec } = {
+  // The opening handshake (RFC 6455 4.1). No Close frame can be sent yet: reported as 1006.
+  INVALID_URL: { closeCode: 1006, message: 'the URL is not a valid ws:// or wss:// URL' },
+  TLS_UNAVAILABLE: { closeCode: 1015, message: 'wss:// needs TLS, which this runtime does not have (Kaluma has no TLS)' },
+  HANDSHAKE_STATUS: { closeCode: 1006, message: 'the server answered the WebSocket upgrade with a non-101 HTTP status' },
+  HANDSHAKE_BAD_RESPONSE: { closeCode: 1006, message: 'the server sent a malformed HTTP response to the upgrade' },
+  HANDSHAKE_UPGRADE: { closeCode: 1006, message: 'the response lacks "Upgrade: websocket"' },
+  HANDSHAKE_CONNECTION: { closeCode: 1006, message: 'the response lacks "Connection: Upgrade"' },
+  HANDSHAKE_ACCEPT: { closeCode: 1006, message: 'Sec-WebSocket-Accept is missing or does not match the key we sent' },
+  HANDSHAKE_SUBPROTOCOL: { closeCode: 1006, message: 'the server chose a subprotocol that was not offered' },
+  HANDSHAKE_EXTENSION: { closeCode: 1006, message: 'the server chose an extension that was not offered' },
+  HANDSHAKE_TOO_LARGE: { closeCode: 1006, message: 'the response head is larger than the limit' },
+  HANDSHAKE_TIMEOUT: { closeCode: 1006, message: 'the server did not complete the handshake in time' },
+  // Transport and liveness: the connection vanished without a Close frame.
+  CONNECT_FAILED: { closeCode: 1006, message: 'the TCP connection could not be opened' },
+  CONNECT_TIMEOUT: { closeCode: 1006, message: 'the TCP connection was not established in time' },
+  CONNECTION_LOST: { closeCode: 1006, message: 'the connection closed without a Close frame' },
+  TRANSPORT_ERROR: { closeCode: 1006, message: 'the transport reported an error' },
+  PONG_TIMEOUT: { closeCode: 1006, message: 'no pong (nor any byte) arrived in time: the link is dead' },
+  WIFI_LOST: { closeCode: 1006, message: 'the Wi-Fi link went down' },
+  CLOSE_TIMEOUT: { closeCode: 1006, message: 'the peer did not answer our Close frame in time' },
+  // Local policy.
+  SEND_TOO_BIG: { closeCode: 1009, message: 'the message is larger than the configured maximum' },
+  INVALID_CLOSE_ARGS: { closeCode: 1002, message: 'close() takes 1000 or 3000-4999 and a reason of at most 123 UTF-8 bytes' },
+  INTERNAL_ERROR: { closeCode: 1011, message: 'picows hit an internal error' },
+};
+
+export const ERRORS: { [id: string]: ErrorSpec } = {};
+for (let i = 0; i < CORE_ERRORS.length; i++) {
+  const e = CORE_ERRORS[i];
+  ERRORS[e[1]] = { closeCode: e[2], message: CORE_MESSAGES[e[1]] };
+}
+for (const id in OTHER_ERRORS) ERRORS[id] = OTHER_ERRORS[id];
+
+/** An Error that carries a stable id and the close code it maps to. */
+export class PicowsError extends Error {
+  readonly id: string;
+  readonly closeCode: number;
+  /** Extra facts: the HTTP status, Retry-After seconds, the stream offset, the offending bytes... */
+  readonly detail: { [key: string]: unknown } | undefined;
+  constructor(id: string, detail?: { [key: string]: unknown }, message?: string) {
+    const spec = ERRORS[id] || ERRORS.INTERNAL_ERROR;
+    super(message || spec.message);
+    this.name = 'PicowsError';
+    this.id = id;
+    this.closeCode = spec.closeCode;
+    this.detail = detail;
+  }
+}
+
+/** Close codes that may appear in a Close frame we send or receive (RFC 6455 7.4, IANA registry). */
+export function isSendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
