@@ -45,6 +45,7 @@ const OTHER_ERRORS: { [id: string]: ErrorSpec } = {
   HANDSHAKE_SUBPROTOCOL: { closeCode: 1006, message: 'the server chose a subprotocol that was not offered' },
   HANDSHAKE_EXTENSION: { closeCode: 1006, message: 'the server chose an extension that was not offered' },
   HANDSHAKE_TOO_LARGE: { closeCode: 1006, message: 'the response head is larger than the limit' },
+  INVALID_HANDSHAKE_OPTIONS: { closeCode: 1006, message: 'a subprotocol, extra header, key or head limit given to the handshake is not valid' },
   HANDSHAKE_TIMEOUT: { closeCode: 1006, message: 'the server did not complete the handshake in time' },
   // Transport and liveness: the connection vanished without a Close frame.
   CONNECT_FAILED: { closeCode: 1006, message: 'the TCP connection could not be opened' },
@@ -55,6 +56,7 @@ const OTHER_ERRORS: { [id: string]: ErrorSpec } = {
   WIFI_LOST: { closeCode: 1006, message: 'the Wi-Fi link went down' },
   CLOSE_TIMEOUT: { closeCode: 1006, message: 'the peer did not answer our Close frame in time' },
   // Local policy.
+  NOT_OPEN: { closeCode: 1006, message: 'the connection is not open: nothing can be sent on it' },
   SEND_TOO_BIG: { closeCode: 1009, message: 'the message is larger than the configured maximum' },
   INVALID_CLOSE_ARGS: { closeCode: 1002, message: 'close() takes 1000 or 3000-4999 and a reason of at most 123 UTF-8 bytes' },
   INTERNAL_ERROR: { closeCode: 1011, message: 'picows hit an internal error' },

@@ -1,0 +1,320 @@
+/**
+ * The client's side of the opening handshake (RFC 6455 4.1), sans-I/O like
+ * python-websockets' client.py: strings and bytes in, a request head and a
+ * verdict out. No sockets, no timers (the handshake timeout belongs to the
+ * client layer, which owns time).
+ *
+ * Use:
+ *   const hs = new ClientHandshake({ url: parseWsUrl(u, { tls }), key: rng16() });
+ *   socket.write(hs.request());
+ *   // for each chunk from the socket, until it returns >= 0:
+ *   const end = hs.receive(chunk);
+ *   if (end >= 0) {
+ *     if (hs.error) fail(hs.error);                           // a PicowsError, never thrown
+ *     else open(hs.result, chunk.subarray(end));             // frames may follow the head
+ *   }
+ *
+ * Errors from the server's bytes are recorded in `error`, not thrown: a throw out
+ * of a Kaluma event handler that nobody catches resets the VM (kaluma.md §4).
+ * Only misuse throws: invalid options (constructor) and receive() after the outcome.
+ *
+ * Line endings are strict CRLF, like python-websockets: a bare LF, or a CR not
+ * followed by LF, fails the handshake (HANDSHAKE_BAD_RESPONSE) at that byte, so a
+ * server speaking something other than HTTP is caught early, not at the timeout.
+ * RFC 7230 3.5 only permits (not requires) accepting bare LF, and every server
+ * that implements RFC 6455 sends CRLF.
+ */
+import { PicowsError } from '../errors';
+import { base64Encode } from './base64';
+import { sha1 } from './sha1';
+
+/** RFC 6455 1.3: appended to the key before hashing. */
+const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** base64(SHA-1(key + GUID)), the Sec-WebSocket-Accept a server must send for `key` (RFC 6455 4.2.2). */
+export function acceptKey(key: string): string {
+  const text = key + ACCEPT_GUID;
+  const bytes = new Uint8Array(text.length);
+  // The key is base64, so every unit is ASCII: one byte each.
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return base64Encode(sha1(bytes));
+}
+
+export interface ClientHandshakeOptions {
+  /** From parseWsUrl(): the Host header's value and the request target. */
+  url: { readonly hostHeader: string; readonly path: string };
+  /** 16 bytes from a strong RNG (RFC 6455 4.1: a fresh random nonce per connection). */
+  key: Uint8Array;
+  /** Subprotocols to offer, in order of preference: distinct HTTP tokens. */
+  protocols?: string[];
+  /** Extra request headers: printable ASCII values; none may replace the handshake's own. */
+  headers?: { [name: string]: string };
+  /** Largest response head, in bytes up to and including the blank line. */
+  maxHeadBytes?: number;
+}
+
+export interface HandshakeSuccess {
+  /** The subprotocol the server chose, '' when it chose none (RFC 6455 4.1 allows that). */
+  readonly protocol: string;
+  /** Always '': picows offers no extension, so none can be accepted. */
+  readonly extensions: string;
+  /** The response headers: lowercase names, repeated headers comma-joined (RFC 7230 3.2.2). */
+  readonly headers: { [name: string]: string };
+}
+
+export const DEFAULT_MAX_HEAD_BYTES = 4096;
+
+const CR = 13;
+const LF = 10;
+
+/** RFC 7230 3.2.6 token (header names, subprotocol names). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What we send in a header value: printable ASCII and tab. Kaluma's socket writes one byte per UTF-16 unit and zeroes units >= 0x100. */
+const SENDABLE_VALUE = /^[\t -~]*$/;
+/** What a response line may hold (RFC 7230 3.2: VCHAR, obs-text, SP, HTAB); CR and LF were split off already. */
+const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
+/** Headers the handshake sets itself; Sec-WebSocket-Extensions because we offer none. */
+const OWN_HEADERS = [
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+];
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+const RELEASED = new Uint8Array(0);
+
+function badOption(message: string): PicowsError {
+  // Proposed id (not yet in src/errors.ts): until it is added, PicowsError falls back to INTERNAL_ERROR's close code.
+  return new PicowsError('INVALID_HANDSHAKE_OPTIONS', undefined, message);
+}
+
+function badResponse(detail: { [key: string]: unknown }): PicowsError {
+  return new PicowsError('HANDSHAKE_BAD_RESPONSE', detail);
+}
+
+/** Bytes as latin1 text: one UTF-16 unit per byte. Lines are bounded by maxHeadBytes, far below the 8 K arguments apply() can take on Kaluma. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+}
+
+/** Strips RFC 7230 OWS (SP and HTAB only: String.prototype.trim would also eat obs-text 0xA0). */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return s.slice(a, b);
+}
+
+/** An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 7231 7.1.1.1) in seconds since the epoch, else NaN. */
+function httpDateSeconds(s: string): number {
+  const m = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) ([A-Z][a-z][a-z]) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/.exec(s);
+  const month = m ? MONTHS.indexOf(m[2]) : -1;
+  if (!m || month % 3) return NaN;
+  return Date.UTC(+m[3], month / 3, +m[1], +m[4], +m[5], +m[6]) / 1000;
+}
+
+/**
+ * Retry-After (RFC 7231 7.1.3) in seconds, or undefined when absent or unusable.
+ * The HTTP-date form is measured against the response's own Date header: both are
+ * the server's clock, and the device has no wall clock (Kaluma's Date.now() starts
+ * near 0 at boot, kaluma.md §3). Without a Date header it stays undefined; the
+ * raw value is still in headers['retry-after'].
+ */
+function retryAfterSeconds(headers: { [name: string]: string }): number | undefined {
+  const value = headers['retry-after'];
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return +value;
+  const delay = httpDateSeconds(value) - httpDateSeconds(headers.date || '');
+  return delay >= 0 ? delay : delay < 0 ? 0 : undefined; // NaN: either date unusable
+}
+
+export class ClientHandshake {
+  /** The Sec-WebSocket-Key sent (base64 of the 16 key bytes). */
+  readonly key: string;
+  /** Set once the response head was accepted. */
+  result: HandshakeSuccess | null = null;
+  /** Set once the handshake failed: HANDSHAKE_STATUS, _BAD_RESPONSE, _UPGRADE, _CONNECTION, _ACCEPT, _EXTENSION, _SUBPROTOCOL or _TOO_LARGE. */
+  error: PicowsError | null = null;
+
+  private readonly protocols: string[];
+  private readonly requestHead: string;
+  /** The response head so far; released once the outcome is known. */
+  private head: Uint8Array;
+  private headLength = 0;
+  /** How much of the closing CR LF CR LF was just seen: 0 none, 1 CR, 2 CR LF, 3 CR LF CR. */
+  private crlfState = 0;
+
+  /** Throws PicowsError INVALID_HANDSHAKE_OPTIONS on a bad key, subprotocol or extra header. */
+  constructor(opts: ClientHandshakeOptions) {
+    const url = opts.url;
+    const protocols = opts.protocols || [];
+    const extra = opts.headers || {};
+    const maxHeadBytes = opts.maxHeadBytes === undefined ? DEFAULT_MAX_HEAD_BYTES : opts.maxHeadBytes;
+
+    if (!opts.key || opts.key.length !== 16) throw badOption('the key must be 16 random bytes (RFC 6455 4.1)');
+    if (!/^[!-~]+$/.test(url.hostHeader) || !/^\/[!-~]*$/.test(url.path)) {
+      throw badOption('the URL parts are not a valid Host and request target (use parseWsUrl)');
+    }
+    if (!(maxHeadBytes >= 1 && maxHeadBytes % 1 === 0)) throw badOption('maxHeadBytes must be a positive integer');
+    this.key = base64Encode(opts.key);
+
+    let head =
+      'GET ' + url.path + ' HTTP/1.1\r\n' +
+      'Host: ' + url.hostHeader + '\r\n' +
+      'Upgrade: websocket\r\n' +
+      'Connection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: ' + this.key + '\r\n' +
+      'Sec-WebSocket-Version: 13\r\n';
+    for (let i = 0; i < protocols.length; i++) {
+      const p = protocols[i];
+      // RFC 6455 4.1: non-empty tokens, all unique.
+      if (typeof p !== 'string' || !TOKEN.test(p)) throw badOption('the subprotocol ' + JSON.stringify(p) + ' is not an HTTP token');
+      if (protocols.indexOf(p) !== i) throw badOption('the subprotocol "' + p + '" is offered twice');
+    }
+    if (protocols.length) head += 'Sec-WebSocket-Protocol: ' + protocols.join(', ') + '\r\n';
+    const names = Object.keys(extra);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const value = extra[name];
+      if (!TOKEN.test(name)) throw badOption('the header name ' + JSON.stringify(name) + ' is not an HTTP token');
+      if (OWN_HEADERS.indexOf(name.toLowerCase()) >= 0) throw badOption('the handshake sets "' + name + '" itself');
+      if (typeof value !== 'string' || !SENDABLE_VALUE.test(value)) {
+        throw badOption('the value of "' + name + '" must be printable ASCII, without CR or LF');
+      }
+      head += name + ': ' + value + '\r\n';
+    }
+    this.requestHead = head + '\r\n';
+    this.protocols = protocols.slice();
+    this.head = new Uint8Array(maxHeadBytes);
+  }
+
+  /** The HTTP/1.1 GET request head to write, ASCII, ending with the blank line. */
+  request(): string {
+    return this.requestHead;
+  }
+
+  /**
+   * Feeds response bytes, in chunks of any size. Returns -1 while the outcome is
+   * open; once it is known, the index in `chunk` just past the last byte used:
+   * past the head's CR LF CR LF on completion (the rest of the chunk is frame data,
+   * or a body after a non-101 status, which is not read), past the offending byte
+   * on an early failure. Then read `result` or `error`.
+   * HANDSHAKE_TOO_LARGE is reported at the first byte beyond maxHeadBytes.
+   */
+  receive(chunk: Uint8Array): number {
+    if (this.result || this.error) {
+      throw new PicowsError('INTERNAL_ERROR', undefined, 'ClientHandshake.receive() after the outcome was known');
+    }
+    const head = this.head;
+    let n = this.headLength;
+    let state = this.crlfState;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (n === head.length) return this.fail(new PicowsError('HANDSHAKE_TOO_LARGE', { limit: n }), i + 1);
+      head[n++] = b;
+      if (b === LF) {
+        if (!(state & 1)) return this.fail(badResponse({ offset: n - 1, reason: 'LF without CR' }), i + 1);
+        if (state === 3) {
+          try {
+            this.result = this.verify(n);
+          } catch (e) {
+            // A PicowsError from the checks; anything else would be a bug here, and still fails only this handshake.
+            this.error = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { cause: e });
+          }
+          this.head = RELEASED;
+          return i + 1;
+        }
+        state = 2;
+      } else if (state & 1) {
+        return this.fail(badResponse({ offset: n - 1, reason: 'CR not followed by LF' }), i + 1);
+      } else {
+        state = b === CR ? state + 1 : 0;
+      }
+    }
+    this.headLength = n;
+    this.crlfState = state;
+    return -1;
+  }
+
+  private fail(error: PicowsError, index: number): number {
+    this.error = error;
+    this.head = RELEASED;
+    return index;
+  }
+
+  /**
+   * Parses head[0, end) (it ends with CR LF CR LF, and every CR in it is followed
+   * by LF) and checks it (RFC 6455 4.1, the client's steps 1-6). A malformed header
+   * line does not hide a non-101 status: a 401 stays a 401. Throws the PicowsError
+   * of the first failed check.
+   */
+  private verify(end: number): HandshakeSuccess {
+    const head = this.head;
+    const headers: { [name: string]: string } = Object.create(null);
+    let status: RegExpExecArray | null = null;
+    let badLine: string | null = null;
+    let last = '';
+    let lineStart = 0;
+    // Stop before the final empty line's CR.
+    for (let i = 0; i < end - 2; i++) {
+      if (head[i] !== CR) continue;
+      const line = latin1(head, lineStart, i);
+      const first = lineStart === 0;
+      lineStart = i + 2;
+      if (!RECEIVED_LINE.test(line)) {
+        if (first) throw badResponse({ line });
+        if (badLine === null) badLine = line;
+      } else if (first) {
+        status = /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line);
+        if (!status) throw badResponse({ line });
+      } else if (line.charAt(0) === ' ' || line.charAt(0) === '\t') {
+        // obs-fold: a user agent must replace it with SP (RFC 7230 3.2.4).
+        if (last) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
+        else if (badLine === null) badLine = line;
+      } else {
+        const colon = line.indexOf(':');
+        // No whitespace between name and colon (RFC 7230 3.2.4): the token test rejects it.
+        const name = line.slice(0, colon < 0 ? 0 : colon).toLowerCase();
+        if (TOKEN.test(name)) {
+          const value = trimOws(line.slice(colon + 1));
+          headers[name] = name in headers ? headers[name] + ', ' + value : value;
+          last = name;
+        } else if (badLine === null) {
+          badLine = line;
+        }
+      }
+    }
+
+    if (!status) throw badResponse({ line: '' }); // unreachable: the head has a first line; narrows the type
+    const code = +status[1];
+    const reason = status[2] || '';
+    if (code !== 101) {
+      // 401/403/503... are reported with their status, never as a bare 1006.
+      throw new PicowsError(
+        'HANDSHAKE_STATUS',
+        { status: code, reason, retryAfter: retryAfterSeconds(headers), headers },
+        'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
+      );
+    }
+    if (badLine !== null) throw badResponse({ line: badLine });
+    const upgrade = headers.upgrade;
+    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
+    const connection = headers.connection;
+    if (!/(^|,)[ \t]*upgrade[ \t]*(,|$)/i.test(connection || '')) throw new PicowsError('HANDSHAKE_CONNECTION', { connection });
+    const accept = headers['sec-websocket-accept'];
+    if (accept !== acceptKey(this.key)) throw new PicowsError('HANDSHAKE_ACCEPT', { accept });
+    // We offer no extension, so any answer names one we did not offer (RFC 6455 4.1 step 5).
+    const extensions = headers['sec-websocket-extensions'];
+    if (extensions !== undefined) throw new PicowsError('HANDSHAKE_EXTENSION', { extensions });
+    // Exactly one of the offered names, or no header at all (step 6); "a, b" is never offered.
+    const protocol = headers['sec-websocket-protocol'];
+    if (protocol !== undefined && this.protocols.indexOf(protocol) < 0) {
+      throw new PicowsError('HANDSHAKE_SUBPROTOCOL', { protocol, offered: this.protocols });
+    }
+    return { protocol: protocol || '', extensions: '', headers };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * SHA-1 (FIPS 180-4), only for Sec-WebSocket-Accept (RFC 6455 4.1): Kaluma has
+ * no crypto module (platform/kaluma.md §5). Not for anything security-bearing.
+ *
+ * JerryScript-friendly: 32-bit arithmetic with `| 0` and `>>> 0`, no Math.imul,
+ * and one preallocated 80-word message schedule, so a call allocates only its
+ * 20-byte result. The padding is read through byteAt() instead of being copied.
+ */
+
+/** The message schedule, shared by every call (hashing is synchronous). */
+const W = new Int32Array(80);
+
+/** Byte `i` of the padded message: data, then 0x80, zeros, and the 64-bit big-endian bit length. */
+function byteAt(bytes: Uint8Array, i: number, paddedLength: number): number {
+  const n = bytes.length;
+  if (i < n) return bytes[i];
+  if (i === n) return 0x80;
+  const fromEnd = paddedLength - 1 - i; // 0 = the length's least significant byte
+  if (fromEnd >= 8) return 0;
+  // bit length = n * 8, split so that lengths beyond 2^29 bytes stay exact
+  if (fromEnd < 4) return ((n << 3) >>> (fromEnd << 3)) & 0xff;
+  return (Math.floor(n / 0x20000000) >>> ((fromEnd - 4) << 3)) & 0xff;
+}
+
+export function sha1(bytes: Uint8Array): Uint8Array {
+  // Room for the data, the 0x80 byte and the 8-byte length, rounded up to 64-byte blocks.
+  const paddedLength = (((bytes.length + 8) >> 6) + 1) << 6;
+  let h0 = 0x67452301;
+  let h1 = 0xefcdab89 | 0;
+  let h2 = 0x98badcfe | 0;
+  let h3 = 0x10325476;
+  let h4 = 0xc3d2e1f0 | 0;
+
+  for (let block = 0; block < paddedLength; block += 64) {
+    for (let t = 0; t < 16; t++) {
+      const i = block + (t << 2);
+      W[t] =
+        (byteAt(bytes, i, paddedLength) << 24) |
+        (byteAt(bytes, i + 1, paddedLength) << 16) |
+        (byteAt(bytes, i + 2, paddedLength) << 8) |
+        byteAt(bytes, i + 3, paddedLength);
+    }
+    for (let t = 16; t < 80; t++) {
+      const x = W[t - 3] ^ W[t - 8] ^ W[t - 14] ^ W[t - 16];
+      W[t] = (x << 1) | (x >>> 31);
+    }
+
+    let a = h0;
+    let b = h1;
+    let c = h2;
+    let d = h3;
+    let e = h4;
+    for (let t = 0; t < 80; t++) {
+      let f: number;
+      let k: number;
+      if (t < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5a827999;
+      } else if (t < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ed9eba1;
+      } else if (t < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8f1bbcdc | 0;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xca62c1d6 | 0;
+      }
+      const temp = (((a << 5) | (a >>> 27)) + f + e + k + W[t]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = temp;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+  }
+
+  const out = new Uint8Array(20);
+  putWord(out, 0, h0);
+  putWord(out, 4, h1);
+  putWord(out, 8, h2);
+  putWord(out, 12, h3);
+  putWord(out, 16, h4);
+  return out;
+}
+
+/** Writes a 32-bit word big-endian. */
+function putWord(out: Uint8Array, at: number, word: number): void {
+  out[at] = word >>> 24;
+  out[at + 1] = word >>> 16;
+  out[at + 2] = word >>> 8;
+  out[at + 3] = word;
+}
