@@ -1,0 +1,286 @@
+/**
+ * The outbox: messages waiting for a connection, bounded by count and by bytes, in a
+ * ring preallocated at construction (no growth across reconnects: esp-protocols#1104,
+ * mongoose#755). Unlike RWS's queue (RWS#147: "silently drops messages"), every
+ * refusal is returned and every drop is counted by reason.
+ *
+ * Per message (push options):
+ *  - overflow 'drop-oldest': when full, this push evicts the oldest messages that are
+ *    themselves 'drop-oldest' (in flight or not) until it fits. 'drop-newest': when
+ *    full, this push is refused, and the message is never evicted later either.
+ *  - key: coalesce. A newer message with the same key replaces the queued one (in
+ *    place, when it fits). One already sent keeps its seq and is never rewritten
+ *    (the server may hold that seq): it is superseded, not resent, and the new one
+ *    is queued behind.
+ *  - ttlMs: an expired message is dropped wherever it is met (take, rewind, a full push).
+ *  - session: bound to the current connection; rewind() drops it instead of replaying
+ *    it into a new session (RWS#147: a replayed "unsubscribe" broke the next session).
+ *
+ * At-least-once mode (`acks: true`): take() marks the message in flight and gives it
+ * the next seq the first time it goes out (seqs therefore rise in send order, which
+ * lets the server dedupe by "highest seq seen", see ACK-PROTOCOL.md); ack(n) releases
+ * every seq ≤ n; rewind() makes every unacked message sendable again, resent with the
+ * same seq. Unacked messages count against the bounds.
+ *
+ * Sizes: a string counts its length (UTF-16 units: ≈ its heap cost on JerryScript for
+ * ASCII, kaluma.md §2), a Uint8Array its byteLength.
+ */
+export type OutboxMessage = string | Uint8Array;
+export type Overflow = 'drop-oldest' | 'drop-newest';
+export type DropReason = 'too-big' | 'full' | 'evicted' | 'coalesced' | 'expired' | 'session';
+
+export interface PushOptions {
+  key?: string;
+  ttlMs?: number;
+  overflow?: Overflow;
+  session?: boolean;
+}
+
+export interface OutboxOptions {
+  /** Most messages held, sent-but-unacked included. Default 32. */
+  maxCount?: number;
+  /** Most bytes held. Default 4096. */
+  maxBytes?: number;
+  /** Default per-message overflow. Default 'drop-oldest' (telemetry: the newest reading matters). */
+  overflow?: Overflow;
+  /** At-least-once: keep taken messages until acked. Default false. */
+  acks?: boolean;
+  /** The first seq. Default 1. */
+  firstSeq?: number;
+  /** Most messages in flight (acks mode). Default maxCount. */
+  window?: number;
+  /** Time in ms, for TTLs. Default () => 0. */
+  now?: () => number;
+}
+
+export interface OutboxStats {
+  /** Pushes accepted. */
+  queued: number;
+  /** First sends. */
+  sent: number;
+  acked: number;
+  resent: number;
+  dropped: { [R in DropReason]: number };
+  droppedBytes: number;
+}
+
+const KEEP = 1; // 'drop-newest': never evicted
+const SESSION = 2;
+const SUPERSEDED = 4;
+
+export class Outbox {
+  readonly stats: OutboxStats = {
+    queued: 0,
+    sent: 0,
+    acked: 0,
+    resent: 0,
+    dropped: { 'too-big': 0, full: 0, evicted: 0, coalesced: 0, expired: 0, session: 0 },
+    droppedBytes: 0,
+  };
+  /** Messages held (in flight included). */
+  length = 0;
+  /** Bytes held. */
+  bytes = 0;
+  /** Messages taken and not yet acked or rewound (a prefix of the queue). */
+  inFlight = 0;
+  /** The seq of the message take() last returned (0 without acks). */
+  seq = 0;
+  nextSeq: number;
+  readonly maxCount: number;
+  readonly maxBytes: number;
+  private readonly acks: boolean;
+  private readonly window: number;
+  private readonly overflow: Overflow;
+  private readonly now: () => number;
+  private head = 0;
+  // The ring, one slot per message; `seqs` 0 = not sent yet, `exp` Infinity = no TTL.
+  private readonly msg: (OutboxMessage | null)[];
+  private readonly keys: (string | null)[];
+  private readonly size: Int32Array;
+  private readonly flags: Uint8Array;
+  private readonly seqs: Float64Array;
+  private readonly exp: Float64Array;
+
+  constructor(opts: OutboxOptions = {}) {
+    const cap = (this.maxCount = opts.maxCount || 32);
+    this.maxBytes = opts.maxBytes === undefined ? 4096 : opts.maxBytes;
+    this.acks = !!opts.acks;
+    this.window = opts.window || cap;
+    this.overflow = opts.overflow || 'drop-oldest';
+    this.now = opts.now || (() => 0);
+    this.nextSeq = opts.firstSeq || 1;
+    this.msg = new Array(cap);
+    this.keys = new Array(cap);
+    for (let i = 0; i < cap; i++) this.msg[i] = this.keys[i] = null;
+    this.size = new Int32Array(cap);
+    this.flags = new Uint8Array(cap);
+    this.seqs = new Float64Array(cap);
+    this.exp = new Float64Array(cap);
+  }
+
+  /** Queues a message. Returns 'queued', or why it was not (counted in stats.dropped); a refusal changes nothing else. */
+  push(m: OutboxMessage, o: PushOptions = {}): 'queued' | DropReason {
+    const n = typeof m === 'string' ? m.length : m.byteLength;
+    const key = o.key === undefined ? null : o.key;
+    const keep = (o.overflow || this.overflow) === 'drop-newest';
+    if (n > this.maxBytes) return this.refuse('too-big', n);
+    const now = this.now();
+    // The live message with the same key (there is at most one).
+    let match = -1;
+    for (let i = 0; key !== null && i < this.length; i++) {
+      const q = this.at(i);
+      if (this.keys[q] === key && !(this.flags[q] & SUPERSEDED)) match = i;
+    }
+    if (match >= 0) {
+      const q = this.at(match);
+      if (!this.seqs[q] && this.bytes - this.size[q] + n <= this.maxBytes) {
+        this.count('coalesced', this.size[q]);
+        this.bytes -= this.size[q];
+        return this.put(q, m, n, key, keep, o, now);
+      }
+    }
+    if (!this.fits(n)) {
+      // Decide before touching anything: what could go is dead weight (expired,
+      // superseded, the message this one replaces) and, for a 'drop-oldest' push,
+      // every message that is itself 'drop-oldest'.
+      let count = this.length;
+      let bytes = this.bytes;
+      for (let i = 0; i < this.length; i++) {
+        const q = this.at(i);
+        if (i === match || this.exp[q] <= now || this.flags[q] & SUPERSEDED || !(keep || this.flags[q] & KEEP)) {
+          count--;
+          bytes -= this.size[q];
+        }
+      }
+      if (count >= this.maxCount || bytes + n > this.maxBytes) return this.refuse('full', n);
+    }
+    if (match >= 0) {
+      // Sent already: the server may hold its seq, so it is never rewritten, only not resent.
+      if (this.seqs[this.at(match)]) this.flags[this.at(match)] |= SUPERSEDED;
+      else this.remove(match, 'coalesced');
+    }
+    for (let i = 0; i < this.length && !this.fits(n); ) {
+      const q = this.at(i);
+      if (this.exp[q] <= now) this.remove(i, 'expired');
+      else if (this.flags[q] & SUPERSEDED) this.remove(i, 'coalesced');
+      else i++;
+    }
+    for (let i = 0; !this.fits(n); ) {
+      if (this.flags[this.at(i)] & KEEP) i++;
+      else this.remove(i, 'evicted');
+    }
+    return this.put(this.at(this.length++), m, n, key, keep, o, now);
+  }
+
+  /**
+   * The next message to send, or null (nothing sendable, or the window is full).
+   * Without acks the message leaves the outbox; with acks it stays, in flight, and
+   * `seq` tells its seq.
+   */
+  take(): OutboxMessage | null {
+    const now = this.now();
+    while (this.inFlight < this.length && this.inFlight < this.window) {
+      const i = this.inFlight;
+      const p = this.at(i);
+      if (this.flags[p] & SUPERSEDED) this.remove(i, 'coalesced');
+      else if (this.exp[p] <= now) this.remove(i, 'expired');
+      else {
+        const m = this.msg[p] as OutboxMessage;
+        if (!this.acks) {
+          this.stats.sent++;
+          this.remove(0, null);
+          return m;
+        }
+        if (this.seqs[p]) this.stats.resent++;
+        else {
+          this.seqs[p] = this.nextSeq++;
+          this.stats.sent++;
+        }
+        this.seq = this.seqs[p];
+        this.inFlight++;
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /** The peer has every seq ≤ n: releases them. Returns how many were released. */
+  ack(n: number): number {
+    let released = 0;
+    while (this.length) {
+      const s = this.seqs[this.head];
+      if (!s || s > n) break;
+      this.remove(0, null);
+      released++;
+    }
+    this.stats.acked += released;
+    return released;
+  }
+
+  /**
+   * The connection ended: every unacked message becomes sendable again (the next
+   * take() resends from the oldest), and session-bound messages are dropped. Call it
+   * when the connection is lost, before anything for the next session is pushed.
+   */
+  rewind(): void {
+    this.inFlight = 0;
+    for (let i = 0; i < this.length; ) {
+      if (this.flags[this.at(i)] & SESSION) this.remove(i, 'session');
+      else i++;
+    }
+  }
+
+  private put(p: number, m: OutboxMessage, n: number, key: string | null, keep: boolean, o: PushOptions, now: number): 'queued' {
+    this.msg[p] = m;
+    this.keys[p] = key;
+    this.size[p] = n;
+    this.flags[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
+    this.seqs[p] = 0;
+    this.exp[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
+    this.bytes += n;
+    this.stats.queued++;
+    return 'queued';
+  }
+
+  private at(i: number): number {
+    return (this.head + i) % this.maxCount;
+  }
+
+  private fits(n: number): boolean {
+    return this.length < this.maxCount && this.bytes + n <= this.maxBytes;
+  }
+
+  private count(why: DropReason, n: number): void {
+    this.stats.dropped[why]++;
+    this.stats.droppedBytes += n;
+  }
+
+  private refuse(why: DropReason, n: number): DropReason {
+    this.count(why, n);
+    return why;
+  }
+
+  /** Removes the message at queue position i, keeping the order of the rest. */
+  private remove(i: number, why: DropReason | null): void {
+    const p = this.at(i);
+    if (why) this.count(why, this.size[p]);
+    this.bytes -= this.size[p];
+    if (i < this.inFlight) this.inFlight--;
+    let to = p;
+    if (i === 0) this.head = (this.head + 1) % this.maxCount;
+    else {
+      for (let j = i + 1; j < this.length; j++) {
+        const from = this.at(j);
+        this.msg[to] = this.msg[from];
+        this.keys[to] = this.keys[from];
+        this.size[to] = this.size[from];
+        this.flags[to] = this.flags[from];
+        this.seqs[to] = this.seqs[from];
+        this.exp[to] = this.exp[from];
+        to = from;
+      }
+    }
+    this.msg[to] = this.keys[to] = null;
+    this.length--;
+  }
+}

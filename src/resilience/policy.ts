@@ -1,0 +1,217 @@
+/**
+ * The reconnect policy: every way a connection can end → retry or stop, and how hard
+ * to back off. Nobody else maps 1013 or tells a 401 from a dead link (anchors §3–4):
+ * a client that retries a rejected token forever (RWS#126, phoenix#5155) or hammers a
+ * broken proxy is a bad citizen; one that gives up on a server restart is useless.
+ *
+ * ## Default policy
+ *
+ * | ending (cause, close code or HTTP status)                                   | class         | action | backoff ×
+ * |------------------------------------------------------------------------------|---------------|--------|----------
+ * | connect-timeout, handshake-timeout, close-timeout, pong-timeout              | transient     | retry  | 1
+ * | transport-error (1006), wifi-lost                                            | transient     | retry  | 1
+ * | peer closed 1001 going away, 1011 server error, 1012 restart, 1014 bad gateway, 3008 timeout | transient | retry | 1
+ * | protocol-error with any code but 1002/1007/1009 (our own 1011)               | transient     | retry  | 1
+ * | peer closed 1013 try again later; HTTP 429, 503 and every other 5xx          | try-later     | retry  | 4, not before Retry-After (≤ 1 h) + jitter
+ * | protocol-error or peer closed 1002, 1003, 1007, 1009, 1010                   | broken-peer   | retry  | 16; stop after 5 in a row
+ * | handshake-failed (Accept, Upgrade, subprotocol mismatch; head too large)     | broken-peer   | retry  | 16; stop after 5 in a row
+ * | HTTP 3xx and 4xx other than 401, 403, 407, 429                               | broken-peer   | retry  | 16; stop after 5 in a row
+ * | peer closed 1008 policy violation, 3000 unauthorized, 3003 forbidden         | rejected      | stop   | (16 if overridden to retry)
+ * | HTTP 401, 403, 407; INVALID_URL, TLS_UNAVAILABLE (configuration errors)      | rejected      | stop   |
+ * | peer closed 1000, 1005 (no code), and any other 3000–4999 code               | server-normal | retry  | 1
+ * | local-close (the application called close())                                 | user          | stop   |
+ *
+ * "In a row" means without a healthy connection in between: Policy.healthy(), called
+ * when a connection stayed up ≥ minUptime (Backoff.closed() returns true), resets it.
+ * broken-peer and rejected endings, and a tripped breaker, leave a Diagnostic in a
+ * bounded ring (default 8): cause, code, error id, the error's detail (offending bytes,
+ * HTTP status) and the time.
+ *
+ * Overrides: `overrides` is looked up by error id ('HANDSHAKE_ACCEPT'), then 'http:503',
+ * then the cause ('pong-timeout'), then the close code ('1013'); the first hit wins. A
+ * value is a class name (takes that class's action and multiplier) or a partial
+ * decision. `classes` changes a class's action and multiplier; `decide(ending, d)`
+ * has the last word.
+ */
+import type { CloseCause } from '../client/close-cause';
+
+export type PolicyClass = 'transient' | 'try-later' | 'broken-peer' | 'rejected' | 'server-normal' | 'user';
+
+export interface Decision {
+  action: 'retry' | 'stop';
+  class: PolicyClass;
+  /** Backoff multiplier for this class: Backoff.next(harder, delayMs). */
+  harder: number;
+  /** Wait at least this long, ms (Retry-After, capped); the backoff's jitter goes on top. */
+  delayMs?: number;
+  /** e.g. 'handshake-rejected http 503', 'peer-closed 1013'. */
+  reason: string;
+  /** The circuit breaker turned this retry into a stop. */
+  tripped?: boolean;
+}
+
+/** How a connection ended: a CloseEvent carries all of it. */
+export interface Ending {
+  cause: CloseCause;
+  code: number;
+  error?: { id: string; detail?: { [key: string]: unknown } } | null;
+}
+
+export interface Diagnostic {
+  at: number;
+  class: PolicyClass;
+  cause: CloseCause;
+  code: number;
+  id: string;
+  detail: unknown;
+  reason: string;
+}
+
+export type Override = PolicyClass | { class?: PolicyClass; action?: 'retry' | 'stop'; harder?: number; delayMs?: number };
+
+export interface PolicyOptions {
+  overrides?: { [key: string]: Override };
+  classes?: { [C in PolicyClass]?: { action?: 'retry' | 'stop'; harder?: number } };
+  /** The last word over the table's decision. */
+  decide?: (ending: Ending, d: Decision) => Decision;
+  /** broken-peer endings in a row that stop retrying. Default 5. */
+  breakerAfter?: number;
+  /** Diagnostics kept. Default 8. */
+  diagnostics?: number;
+  /** Longest Retry-After honoured, ms. Default 3600000 (1 h). */
+  maxRetryAfterMs?: number;
+  /** Time for diagnostics, ms. */
+  now?: () => number;
+}
+
+// [action is retry, multiplier] per class.
+const CLASSES: { [C in PolicyClass]: [boolean, number] } = {
+  transient: [true, 1],
+  'try-later': [true, 4],
+  'broken-peer': [true, 16],
+  rejected: [false, 16],
+  'server-normal': [true, 1],
+  user: [false, 1],
+};
+
+/** The default table (see above) for one ending. */
+export function classify(e: Ending): PolicyClass {
+  const code = e.code;
+  const id = e.error ? e.error.id : '';
+  switch (e.cause) {
+    case 'local-close':
+      return 'user';
+    case 'handshake-failed':
+      return 'broken-peer';
+    case 'handshake-rejected': {
+      const s = statusOf(e);
+      if (s === 401 || s === 403 || s === 407) return 'rejected';
+      return s === 429 || s >= 500 ? 'try-later' : 'broken-peer';
+    }
+    case 'protocol-error':
+      return code === 1002 || code === 1007 || code === 1009 ? 'broken-peer' : 'transient';
+    case 'peer-closed':
+      if (code === 1013) return 'try-later';
+      if (code === 1008 || code === 3000 || code === 3003) return 'rejected';
+      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010 && code !== 1008)) return 'broken-peer';
+      return code === 1001 || code === 1011 || code === 1012 || code === 1014 || code === 3008 ? 'transient' : 'server-normal';
+    default:
+      // Timeouts, 1006, Wi-Fi. An unusable URL or a missing TLS stack ends as a
+      // transport error too, but no retry can fix configuration.
+      return id === 'INVALID_URL' || id === 'TLS_UNAVAILABLE' ? 'rejected' : 'transient';
+  }
+}
+
+function statusOf(e: Ending): number {
+  const s = e.error && e.error.detail ? e.error.detail.status : 0;
+  return typeof s === 'number' ? s : 0;
+}
+
+export class Policy {
+  /** broken-peer endings since the last healthy connection. */
+  brokenInRow = 0;
+  private readonly opts: PolicyOptions;
+  private readonly ring: (Diagnostic | undefined)[];
+  private written = 0;
+
+  constructor(opts: PolicyOptions = {}) {
+    this.opts = opts;
+    this.ring = new Array(opts.diagnostics === undefined ? 8 : opts.diagnostics);
+  }
+
+  /** Decides what to do about one ending. Counts broken-peer endings and records diagnostics. */
+  decide(e: Ending): Decision {
+    const o = this.opts;
+    const id = e.error ? e.error.id : '';
+    const status = statusOf(e);
+    const d = this.ofClass(classify(e));
+    d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
+    const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
+    if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, o.maxRetryAfterMs === undefined ? 3600000 : o.maxRetryAfterMs);
+    const table = o.overrides;
+    if (table) {
+      const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
+      for (let i = 0; i < keys.length; i++) {
+        const v = keys[i] ? table[keys[i]] : undefined;
+        if (v === undefined) continue;
+        const cls = typeof v === 'string' ? v : v.class;
+        if (cls) {
+          const c = this.ofClass(cls);
+          d.class = cls;
+          d.action = c.action;
+          d.harder = c.harder;
+        }
+        if (typeof v !== 'string') {
+          if (v.action) d.action = v.action;
+          if (v.harder !== undefined) d.harder = v.harder;
+          if (v.delayMs !== undefined) d.delayMs = v.delayMs;
+        }
+        break;
+      }
+    }
+    let r = o.decide ? o.decide(e, d) : d;
+    if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= (o.breakerAfter === undefined ? 5 : o.breakerAfter)) {
+      r = { action: 'stop', class: r.class, harder: r.harder, reason: r.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
+    }
+    if (r.class === 'broken-peer' || r.class === 'rejected') this.record(e, r);
+    return r;
+  }
+
+  /** A connection stayed up long enough: the breaker starts counting again. */
+  healthy(): void {
+    this.brokenInRow = 0;
+  }
+
+  /** The diagnostics kept, oldest first. */
+  diagnostics(): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    const n = this.ring.length;
+    for (let i = Math.max(0, this.written - n); i < this.written; i++) out.push(this.ring[i % n] as Diagnostic);
+    return out;
+  }
+
+  private ofClass(c: PolicyClass): Decision {
+    const over = this.opts.classes ? this.opts.classes[c] : undefined;
+    const base = CLASSES[c];
+    return {
+      action: over && over.action ? over.action : base[0] ? 'retry' : 'stop',
+      class: c,
+      harder: over && over.harder !== undefined ? over.harder : base[1],
+      reason: '',
+    };
+  }
+
+  private record(e: Ending, d: Decision): void {
+    const n = this.ring.length;
+    if (!n) return;
+    this.ring[this.written++ % n] = {
+      at: this.opts.now ? this.opts.now() : 0,
+      class: d.class,
+      cause: e.cause,
+      code: e.code,
+      id: e.error ? e.error.id : '',
+      detail: e.error ? e.error.detail : undefined,
+      reason: d.reason,
+    };
+  }
+}
