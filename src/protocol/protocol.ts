@@ -407,7 +407,7 @@ export class Protocol {
       return;
     }
     // Fragmented lazily, one frame per nextOutgoing(); a caller's buffer is copied so later changes do not leak in.
-    this.dataQueue.push(owned ? bytes : bytes.slice());
+    this.dataQueue.push(owned ? bytes : new Uint8Array(bytes));
     this.dataOps.push(opcode);
     const size = this.fragmentSize;
     const whole = Math.floor(length / size);

@@ -1,0 +1,52 @@
+/**
+ * Why a connection ended, from this side's point of view. `code` and `wasClean`
+ * say what the wire said; `cause` says what happened locally, so a 401 or a dead
+ * Wi-Fi link never hides behind a bare 1006 (ws#1034, RWS#126, phoenix#5155).
+ */
+export type CloseCause =
+  /** The server sent a Close frame first. */
+  | 'peer-closed'
+  /** The application called close(). */
+  | 'local-close'
+  /** The server broke RFC 6455 (1002, 1007, 1009): we sent a Close and ended TCP. */
+  | 'protocol-error'
+  /** TCP ended or failed without a Close frame (1006). */
+  | 'transport-error'
+  /** The server answered the upgrade with a non-101 status (see error.detail.status). */
+  | 'handshake-rejected'
+  /** The server's 101 response was wrong (Accept, Upgrade, subprotocol, size). */
+  | 'handshake-failed'
+  | 'connect-timeout'
+  | 'handshake-timeout'
+  /** Our Close got no answer in time. */
+  | 'close-timeout'
+  /** Nothing arrived, not even a pong, within the deadline: the link is dead. */
+  | 'pong-timeout'
+  /** The board reported the Wi-Fi link down. */
+  | 'wifi-lost';
+
+/** The cause a failure id implies when it ends a connection. */
+export function causeOfError(id: string): CloseCause {
+  switch (id) {
+    case 'HANDSHAKE_STATUS':
+      return 'handshake-rejected';
+    case 'HANDSHAKE_TIMEOUT':
+      return 'handshake-timeout';
+    case 'CONNECT_TIMEOUT':
+      return 'connect-timeout';
+    case 'CLOSE_TIMEOUT':
+      return 'close-timeout';
+    case 'PONG_TIMEOUT':
+      return 'pong-timeout';
+    case 'WIFI_LOST':
+      return 'wifi-lost';
+    case 'CONNECT_FAILED':
+    case 'CONNECTION_LOST':
+    case 'TRANSPORT_ERROR':
+    case 'TLS_UNAVAILABLE':
+    case 'INVALID_URL':
+      return 'transport-error';
+    default:
+      return id.indexOf('HANDSHAKE_') === 0 ? 'handshake-failed' : 'protocol-error';
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What the client needs from the runtime it runs on, injected so one client serves
+ * Node, the Pico W and virtual-time tests. Board adapters build one of these.
+ */
+import type { Core } from '../core/types';
+import type { Clock } from './clock';
+import type { TransportFactory } from './transport';
+
+export interface Runtime {
+  core: Core;
+  transport: TransportFactory;
+  clock: Clock;
+  /** 32 bits from a strong RNG: masking keys and Sec-WebSocket-Key (Kaluma: rp2.randomBigInt, never Math.random). */
+  random32(): number;
+  encodeText(s: string): Uint8Array;
+  /** Decodes bytes the core has already validated as UTF-8. */
+  decodeText(bytes: Uint8Array, start: number, end: number): string;
+  /** Whether wss:// is possible here (Kaluma: no TLS). */
+  tls: boolean;
+  /** Received chunks are freed after the data callback (Kaluma's live in the C heap): binary views handed to the app are copied. */
+  volatileChunks?: boolean;
+}
+
+/** `n` random bytes from the runtime's strong RNG. */
+export function randomBytes(rt: Runtime, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 4) {
+    const r = rt.random32();
+    for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (r >>> (24 - 8 * j)) & 0xff;
+  }
+  return out;
+}
+
+/** ASCII/latin1 string to bytes, one byte per char (HTTP heads are ASCII). */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
