@@ -1,0 +1,176 @@
+/**
+ * picows telemetry: the program flashed onto a Pico W running Kaluma 1.2.1.
+ *
+ * Boot: read the settings (firmware/config.ts), join Wi-Fi, arm the watchdog, then
+ * run a ResilientClient in at-least-once mode with the Wi-Fi hook and queue one
+ * JSON reading every TELEMETRY_MS. The server acks each seq ({"ack":N}); anything
+ * unacked when a connection dies is resent on the next one, so readings queued
+ * while the radio is down arrive once it is back (up to the outbox's bounds, the
+ * oldest reading giving way first).
+ *
+ * One 500 ms tick does the housekeeping: it feeds the watchdog (so a wedged event
+ * loop resets the board), blinks the LED, samples the heap and rejoins Wi-Fi.
+ *
+ * Kaluma's require() loads built-in modules only; firmware/build.mjs leaves these
+ * calls as they are and bundles everything else into one script.
+ */
+import type { KalumaCyw43, KalumaMemoryUsage, KalumaNet, KalumaRp2, KalumaStorage, KalumaWdt, KalumaWifiModule } from '../board/kaluma/kaluma';
+import { kalumaRuntime } from '../board/kaluma/runtime';
+import { ledPattern, StatusLed } from '../board/kaluma/status-led';
+import { KalumaLink } from '../board/kaluma/wifi';
+import { ResilientClient } from '../src/resilience/resilient-client';
+import { loadConfig } from './config';
+
+/** Kaluma's flash key-value store is a global (its own wifi module reads it that way). */
+declare const storage: KalumaStorage | undefined;
+declare const millis: () => number;
+
+const TICK_MS = 500;
+/** The RP2040's watchdog tops out near 8.3 s; Kaluma's WDT cannot be stopped once armed. */
+const WATCHDOG_MS = 8000;
+/** While Wi-Fi is down: scan at once, then after 3 s, 6 s, 12 s, ... up to every 30 s. */
+const REJOIN_FIRST_MS = 3000;
+const REJOIN_MAX_MS = 30000;
+/** After a stop decision (e.g. the server refused the upgrade), try again this much later. */
+const RESTART_AFTER_STOP_MS = 60000;
+
+const store: KalumaStorage | null =
+  typeof storage !== 'undefined' && storage ? storage : null;
+const cfg = loadConfig(store);
+
+const wifi = new (require('wifi') as KalumaWifiModule).WiFi();
+const link = new KalumaLink(wifi);
+const led = new StatusLed(new (require('pico_cyw43') as KalumaCyw43).PicoCYW43());
+
+let linkUp = false;
+let heapHighWater = 0;
+let joinDelay = REJOIN_FIRST_MS;
+let nextJoinAt = 0;
+let feedWatchdog = () => {};
+
+/** Blocks the event loop: 30 s when it fails (Kaluma's CONNECT_TIMEOUT). */
+function join(): void {
+  feedWatchdog();
+  link.join(cfg.ssid || undefined, cfg.password || undefined, (ok) => {
+    linkUp = ok;
+    retryLater(ok);
+    console.log(ok ? 'wifi up' : 'wifi join failed');
+  });
+}
+
+function retryLater(reset: boolean): void {
+  if (reset) {
+    joinDelay = REJOIN_FIRST_MS;
+    nextJoinAt = 0;
+    return;
+  }
+  nextJoinAt = millis() + joinDelay;
+  joinDelay = Math.min(joinDelay * 2, REJOIN_MAX_MS);
+}
+
+/**
+ * Once the watchdog is armed, a failed 30 s join would reset the board and lose the
+ * queued readings: scan first (about 2 s) and join only when the access point is heard.
+ */
+function rejoin(): void {
+  feedWatchdog();
+  retryLater(false);
+  link.hears(cfg.ssid || undefined, (heard) => {
+    if (heard) join();
+  });
+}
+
+function sampleHeap(): number {
+  const m = process.memoryUsage() as KalumaMemoryUsage;
+  const used = m.heapUsed || 0;
+  // JerryScript's own peak (where reported) catches spikes between samples.
+  heapHighWater = Math.max(heapHighWater, used, m.heapPeak || 0);
+  return used;
+}
+
+// At boot the watchdog is not armed yet: a join that blocks 30 s costs nothing but time.
+join();
+try {
+  const watchdog = new (require('wdt') as KalumaWdt).WDT(WATCHDOG_MS);
+  feedWatchdog = () => watchdog.feed();
+} catch (e) {
+  console.error('no watchdog', e);
+}
+
+const client = new ResilientClient(cfg.url, kalumaRuntime(require('net') as KalumaNet, require('rp2') as KalumaRp2), {
+  atLeastOnce: true,
+  // The client polls the link once a second; the app reads the same answers for the LED and rejoining.
+  link: {
+    isUp: (cb) =>
+      link.isUp((up) => {
+        linkUp = up;
+        cb(up);
+      }),
+  },
+});
+
+client.onevent = (ev) => {
+  if (ev.type === 'message') {
+    // An inbound message is the largest thing the program holds: sample the heap while it is live.
+    sampleHeap();
+  } else if (ev.type === 'state') {
+    const p = ledPattern(ev.state, linkUp);
+    if (p !== 'blink') led.show(p); // the tick does the blinking
+  } else if (ev.type === 'open') {
+    console.log('open');
+  } else if (ev.type === 'close') {
+    console.log('closed', ev.code, ev.cause);
+  } else if (ev.type === 'reconnect-scheduled') {
+    console.log('retry', ev.delayMs);
+  } else if (ev.type === 'stopped') {
+    console.error('stopped:', ev.reason);
+    setTimeout(() => client.start(), RESTART_AFTER_STOP_MS);
+  }
+};
+
+/**
+ * One reading, flat and with short keys (every byte is kept in the outbox while the
+ * link is down, and its 4 KiB then holds about 27 readings instead of 17):
+ *   up ms since boot · heap / hw heap in use / high-water mark (bytes) · temp (null, see below)
+ *   st client state · cn connections made · at attempts · tx sent · ack acked · rs resent
+ *   drop dropped · q queued · rtt ms (-1 unknown) · last cause of the last close
+ */
+let readings = 0;
+
+function reading(): string {
+  const s = client.stats;
+  return JSON.stringify({
+    // n counts this boot's readings: a gap at the server that `drop` does not explain is a loss.
+    n: ++readings,
+    up: millis(),
+    heap: sampleHeap(),
+    hw: heapHighWater,
+    // Kaluma 1.2.1 cannot read the RP2040's temperature sensor: targets/rp2/src/adc.c maps
+    // only GPIO26-29 to ADC channels 0-3 and never enables the sensor (channel 4).
+    temp: null,
+    st: s.state,
+    cn: s.connects,
+    at: s.attempts,
+    tx: s.sent,
+    ack: s.acked,
+    rs: s.resent,
+    drop: s.dropped,
+    q: s.queued,
+    rtt: s.rttMs,
+    last: s.lastClose ? s.lastClose.cause : null,
+  });
+}
+
+setInterval(() => {
+  feedWatchdog();
+  led.show(ledPattern(client.state, linkUp));
+  sampleHeap();
+  if (!linkUp && millis() >= nextJoinAt) rejoin();
+}, TICK_MS);
+
+setInterval(() => {
+  client.send(reading());
+}, cfg.telemetryMs);
+
+console.log('picows telemetry', cfg.url, cfg.telemetryMs);
+client.start();

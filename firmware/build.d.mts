@@ -1,0 +1,33 @@
+// Types for firmware/build.mjs (tests and `picows flash` import it).
+export interface FirmwareBuildOptions {
+  /** Baked-in defaults; Kaluma storage keys WS_URL / WIFI_SSID / WIFI_PASSWORD override them on the device. */
+  url?: string;
+  ssid?: string;
+  password?: string;
+  /** Default build/firmware.js; null builds in memory only. */
+  outfile?: string | null;
+  /** Default build/firmware.meta.json; null writes none. */
+  metafile?: string | null;
+  /** Mangle private class members (default true). */
+  mangle?: boolean;
+}
+
+export interface Metafile {
+  inputs: { [path: string]: { bytes: number } };
+  outputs: { [path: string]: { bytes: number; inputs: { [path: string]: { bytesInOutput: number } } } };
+}
+
+export interface FirmwareBuild {
+  code: string;
+  bytes: number;
+  outfile: string | null;
+  metafile: Metafile;
+  /** How many private member names were mangled. */
+  mangled: number;
+}
+
+export const KALUMA_BUILTINS: string[];
+export const BUNDLE_BUDGET: number;
+export function privateMemberNames(): Promise<string[] | null>;
+export function buildFirmware(options?: FirmwareBuildOptions): Promise<FirmwareBuild>;
+export function bytesByModule(metafile: Metafile): [string, number][];

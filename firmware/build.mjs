@@ -1,0 +1,157 @@
+// Builds the Pico W firmware: firmware/app.ts and the whole client stack bundled by
+// esbuild into ONE strict-mode script, build/firmware.js, for Kaluma 1.2.1 (JerryScript
+// 2.4). `picows flash` reuses buildFirmware() with --url/--ssid/--password baked in.
+//
+// Why each option (shared/platform/kaluma.md):
+//  - target es2019: the highest plain target JerryScript 2.4 parses (es2020 keeps `?.`).
+//  - format 'cjs' inside our own IIFE: Kaluma's require() loads built-ins only, and
+//    esbuild's 'iife' format wraps external require() calls in a `__require` shim built
+//    on Proxy; 'cjs' leaves `require("net")` exactly as written. The entry exports
+//    nothing, so no `module`/`exports` appear.
+//  - charset ascii: the program is flashed as text (kaluma write reads it as UTF-8);
+//    no NUL byte either (Kaluma stores the program NUL-terminated, src/prog.c).
+//  - minify + mangled private members: bytecode lives in the 180 KiB heap for as long
+//    as the program runs, so every byte of source costs heap too.
+import { build } from 'esbuild';
+import { readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Kaluma 1.2.1's built-in modules that the firmware may require (and nothing else). */
+export const KALUMA_BUILTINS = ['net', 'wifi', 'rp2', 'wdt', 'pico_cyw43', 'storage', 'events', 'stream', 'timers'];
+
+/** The byte budget for the whole bundle (test/firmware-budget.test.ts enforces it). */
+export const BUNDLE_BUDGET = 24 * 1024;
+
+const BANNER = "'use strict';(()=>{";
+const FOOTER = '})();';
+
+/**
+ * Private and protected class members of the bundled TypeScript, minus every name that
+ * something outside the bundle could see: public members and interface fields, string
+ * literals (`this[which]`, `'data' in v`), Kaluma's typings, the app's JSON keys and the
+ * built-in objects' properties. esbuild renames the rest consistently across the bundle.
+ * Returns null when the TypeScript compiler is not installed (then nothing is mangled).
+ */
+export async function privateMemberNames() {
+  let ts;
+  try {
+    ts = (await import('typescript')).default;
+  } catch (e) {
+    return null;
+  }
+  const files = [];
+  const walk = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) files.push(p);
+    }
+  };
+  for (const d of ['src', 'board/kaluma', 'firmware']) walk(join(root, d));
+  const priv = new Set();
+  const keep = new Set();
+  for (const f of files) {
+    const sf = ts.createSourceFile(f, readFileSync(f, 'utf8'), ts.ScriptTarget.ES2019, true);
+    const outside = f.endsWith('.d.ts') || f.includes(`${join('firmware', '')}`);
+    const visit = (n) => {
+      if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) keep.add(n.text);
+      const name = n.name && ts.isIdentifier(n.name) ? n.name.text : null;
+      if (name && (ts.isPropertyDeclaration(n) || ts.isMethodDeclaration(n) || ts.isGetAccessor(n) || ts.isSetAccessor(n) || ts.isParameter(n))) {
+        const mods = (ts.canHaveModifiers(n) && ts.getModifiers(n)) || [];
+        const hidden = mods.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword);
+        if (hidden && !outside) priv.add(name);
+        else if (!ts.isParameter(n) || mods.length) keep.add(name);
+      } else if (name && (ts.isPropertySignature(n) || ts.isMethodSignature(n) || ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n))) {
+        keep.add(name);
+      } else if (outside && ts.isPropertyAccessExpression(n)) {
+        keep.add(n.name.text);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  for (const g of [Object, Function, Array, String, Number, Boolean, Symbol, Error, TypeError, RangeError, Promise, Map, Set, WeakMap, ArrayBuffer, DataView, Uint8Array, Uint32Array, Int32Array, Float64Array, JSON, Math, Date, RegExp, Reflect, BigInt]) {
+    for (let o = g; o; o = Object.getPrototypeOf(o)) {
+      for (const k of Object.getOwnPropertyNames(o)) keep.add(k);
+      if (o.prototype) for (const k of Object.getOwnPropertyNames(o.prototype)) keep.add(k);
+    }
+  }
+  // An object literal key is "public" to the compiler; a private field of the same name
+  // in another class must then keep its name too (esbuild renames by name, not by owner).
+  return [...priv].filter((n) => !keep.has(n)).sort();
+}
+
+/**
+ * Builds the firmware. Options: url, ssid, password (defaults baked in; storage keys
+ * override them on the device), outfile (default build/firmware.js; null = do not
+ * write), metafile path (default build/firmware.meta.json; null = none), mangle
+ * (default true). Returns { code, bytes, outfile, metafile, mangled }.
+ */
+export async function buildFirmware(options = {}) {
+  const outfile = options.outfile === undefined ? join(root, 'build/firmware.js') : options.outfile;
+  const metaPath = options.metafile === undefined ? join(root, 'build/firmware.meta.json') : options.metafile;
+  const mangled = options.mangle === false ? null : await privateMemberNames();
+  const result = await build({
+    entryPoints: [join(root, 'firmware/app.ts')],
+    absWorkingDir: root,
+    bundle: true,
+    write: false,
+    outfile: outfile || join(root, 'build/firmware.js'),
+    platform: 'neutral',
+    format: 'cjs',
+    target: 'es2019',
+    charset: 'ascii',
+    minify: true,
+    legalComments: 'none',
+    drop: ['debugger'],
+    external: KALUMA_BUILTINS,
+    mangleProps: mangled && mangled.length ? new RegExp('^(?:' + mangled.join('|') + ')$') : undefined,
+    define: {
+      PICOWS_DEVICE: 'true',
+      PICOWS_DEFAULT_URL: JSON.stringify(options.url || ''),
+      PICOWS_DEFAULT_SSID: JSON.stringify(options.ssid || ''),
+      PICOWS_DEFAULT_PASSWORD: JSON.stringify(options.password || ''),
+    },
+    banner: { js: BANNER },
+    footer: { js: FOOTER },
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const code = result.outputFiles[0].text;
+  if (code.indexOf('\0') >= 0) throw new Error('firmware: the bundle contains a NUL byte (Kaluma stores the program NUL-terminated)');
+  for (let i = 0; i < code.length; i++) {
+    if (code.charCodeAt(i) > 0x7e && code.charCodeAt(i) !== 0x7f) throw new Error('firmware: non-ASCII character at ' + i);
+  }
+  if (outfile) {
+    mkdirSync(dirname(outfile), { recursive: true });
+    writeFileSync(outfile, code);
+  }
+  if (metaPath) {
+    mkdirSync(dirname(metaPath), { recursive: true });
+    writeFileSync(metaPath, JSON.stringify(result.metafile));
+  }
+  return { code, bytes: Buffer.byteLength(code), outfile, metafile: result.metafile, mangled: mangled ? mangled.length : 0 };
+}
+
+/** Bytes of output per input file, largest first: [[path relative to the repo (absWorkingDir), bytes]]. */
+export function bytesByModule(metafile) {
+  const out = Object.values(metafile.outputs)[0];
+  return Object.entries(out.inputs)
+    .map(([p, v]) => [p.replace(/\\/g, '/'), v.bytesInOutput])
+    .sort((a, b) => b[1] - a[1]);
+}
+
+function arg(name) {
+  const i = process.argv.indexOf('--' + name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const r = await buildFirmware({ url: arg('url'), ssid: arg('ssid'), password: arg('password'), mangle: !process.argv.includes('--no-mangle') });
+  const pct = ((100 * r.bytes) / BUNDLE_BUDGET).toFixed(0);
+  console.log(`build/firmware.js: ${r.bytes} bytes (${pct}% of the ${BUNDLE_BUDGET}-byte budget; ${r.mangled} private names mangled)`);
+  if (process.argv.includes('--modules')) for (const [p, b] of bytesByModule(r.metafile)) console.log(String(b).padStart(7) + '  ' + p);
+}
