@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entries = [
   ['board/node/cli.ts', 'dist/cli.js'],
+  ['board/node/index.ts', 'dist/node.js'],
   ['bench/run.ts', 'dist/bench.js'],
 ];
 for (const [src, out] of entries) {

@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatEchoResult, runEcho } from './echo';
+import { telemetryCommand } from './telemetry';
 
 const USAGE = `usage: picows <command> [options]
 
@@ -14,6 +15,7 @@ commands:
                --protocol <name>      offer a subprotocol (repeatable)
                --header "Name: value" add a request header (repeatable)
                --duration <ms>        close (1000) after this long
+  telemetry <url>  the resilient telemetry client on Node (picows telemetry --help)
   sim          simulated Pico W telemetry devices on flaky Wi-Fi (not yet: see the simulator issue)
   help         this text
 `;
@@ -23,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'echo':
       return echoCommand(argv.slice(1));
+    case 'telemetry':
+      return telemetryCommand(argv.slice(1));
     case 'sim':
       process.stdout.write('picows sim: not yet. The simulator lands with its own issue; `npm test` runs what exists today.\n');
       return 0;

@@ -74,7 +74,6 @@ export class WebSocket extends EventSource {
   /** The frame being written and how far; the transport takes maxWrite bytes a turn. */
   private writing: Uint8Array | null = null;
   private writtenOfCurrent = 0;
-  private pumpScheduled = false;
   /** Set once TCP is up and until it is gone. */
   private tcpUp = false;
   private ended = false;
@@ -343,40 +342,57 @@ export class WebSocket extends EventSource {
 
   /** Writes up to maxWrite bytes this turn and schedules the rest for the next turns. */
   private pump(): void {
-    if (this.pumpScheduled) return;
     const t = this.transport;
-    if (!t || !this.tcpUp) return;
-    let budget = t.maxWrite;
-    while (budget > 0) {
+    if (!t || !this.tcpUp || !this.hasPending()) {
+      if (this.endPending && !this.hasPending()) {
+        this.endPending = false;
+        this.endNow();
+      }
+      return;
+    }
+    // The budget is per event-loop turn, not per call: Kaluma merges every write of
+    // one turn into one native write through a ~2 KiB C stack (kaluma.md §3).
+    const paced = t.maxWrite < 1e9;
+    const opening = this.turnLeft < 0;
+    if (opening) this.turnLeft = t.maxWrite;
+    while (this.turnLeft > 0) {
       if (!this.writing) {
         this.writing = this.proto ? this.proto.nextOutgoing() : null;
         this.writtenOfCurrent = 0;
         if (!this.writing) break;
       }
       const cur = this.writing;
-      const n = Math.min(budget, cur.length - this.writtenOfCurrent);
+      const n = Math.min(this.turnLeft, cur.length - this.writtenOfCurrent);
       t.write(n === cur.length ? cur : cur.subarray(this.writtenOfCurrent, this.writtenOfCurrent + n));
       this.writtenOfCurrent += n;
-      budget -= n;
+      this.turnLeft -= n;
       if (this.writtenOfCurrent >= cur.length) this.writing = null;
     }
-    if (this.writing || (this.proto && this.proto.bufferedAmount > 0)) {
-      this.pumpScheduled = true;
+    if (!paced) this.turnLeft = -1;
+    else if (opening)
+      // Set after the first write: Kaluma's own flush timer (set by that write) runs first,
+      // so the next turn's bytes never join this turn's native write.
       this.rt.clock.after(0, () => {
-        this.pumpScheduled = false;
+        this.turnLeft = -1;
         this.pump();
       });
-    } else if (this.endPending) {
+    if (this.endPending && !this.hasPending()) {
       this.endPending = false;
       this.endNow();
     }
   }
 
+  /** Bytes still allowed this turn; -1 when no turn is open. */
+  private turnLeft = -1;
   private endPending = false;
+
+  private hasPending(): boolean {
+    return !!this.writing || (!!this.proto && this.proto.bufferedAmount > 0);
+  }
 
   /** Ends our side of TCP once everything queued (the Close frame) has been written. */
   private endWhenFlushed(): void {
-    if (this.writing || (this.proto && this.proto.bufferedAmount > 0) || this.pumpScheduled) this.endPending = true;
+    if (this.hasPending()) this.endPending = true;
     else this.endNow();
   }
 
