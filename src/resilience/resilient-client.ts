@@ -1,0 +1,456 @@
+/**
+ * The client made for flaky Wi-Fi: one WebSocket at a time, watched by liveness,
+ * reconnected by policy and jittered backoff, fed from a bounded outbox that keeps
+ * telemetry while the link is down and (in at-least-once mode) until the server
+ * acknowledges it.
+ *
+ * What happens when a connection ends:
+ *  1. the outbox rewinds: everything sent but unacked becomes sendable again;
+ *  2. a connection that stayed up for minUptime resets the backoff and the breaker;
+ *  3. Wi-Fi lost → the backoff freezes until the board says the link is back, then
+ *     a prompt, jittered retry (no budget spent while the radio is down);
+ *  4. otherwise the policy classifies the ending (src/resilience/policy.ts) and the
+ *     backoff draws the delay: full jitter, after the cap.
+ *
+ * Every message lost is reported once as a 'dropped' event with its reason (a
+ * refusal by send(), or an eviction, expiry, coalescing or session drop inside the
+ * outbox), so `stats.dropped` always equals the 'dropped' events seen. Listeners
+ * may call stop() from any event; no retry happens behind it.
+ */
+import { PicowsError } from '../errors';
+import { DEFAULT_MAX_MESSAGE } from '../core/types';
+import type { Clock } from '../client/clock';
+import type { CloseEvent } from '../client/events';
+import type { Runtime } from '../client/runtime';
+import { WebSocket, type WebSocketOptions } from '../client/websocket';
+import { dataFrame, newSid, parseAck } from './ack-protocol';
+import { Backoff, type BackoffOptions } from './backoff';
+import { LivenessMonitor, type LivenessOptions } from './liveness';
+import { Outbox, type OutboxOptions, type PushOptions } from './outbox';
+import { Policy, type Decision, type PolicyOptions } from './policy';
+
+/** The board's view of the Wi-Fi link. Kaluma has no link-loss event, so it is polled. */
+export interface LinkMonitor {
+  /** Calls back with whether the link is up (Kaluma: wifi.getConnection). */
+  isUp(cb: (up: boolean) => void): void;
+}
+
+export interface ResilientOptions extends WebSocketOptions, LivenessOptions {
+  backoff?: BackoffOptions;
+  policy?: PolicyOptions;
+  outbox?: OutboxOptions;
+  /** Wrap each text message as {"seq":N,"sid":..,"data":<payload>} and resend until {"ack":N}. send() then takes JSON text. */
+  atLeastOnce?: boolean;
+  /** The Wi-Fi hook. */
+  link?: LinkMonitor;
+  /** ms between link polls. Default 1000. */
+  linkPollInterval?: number;
+  /** Most bytes handed to the socket and not yet written before the outbox waits. Default 1024. */
+  maxBuffered?: number;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'open' | 'backoff' | 'waiting-link' | 'stopped';
+
+export interface LastClose {
+  code: number;
+  reason: string;
+  cause: string;
+  wasClean: boolean;
+  errorId: string | null;
+  at: number;
+}
+
+export interface ResilientStats {
+  state: ClientState;
+  attempts: number;
+  connects: number;
+  /** ms the current connection has been open (0 when not open). */
+  uptimeMs: number;
+  /** ms open in total. */
+  totalUptimeMs: number;
+  backoffMs: number;
+  attempt: number;
+  lastClose: LastClose | null;
+  rttMs: number;
+  queued: number;
+  queuedBytes: number;
+  inFlight: number;
+  sent: number;
+  acked: number;
+  resent: number;
+  dropped: number;
+  droppedBy: { [reason: string]: number };
+  closesByCause: { [cause: string]: number };
+}
+
+export type ResilientEvent =
+  | { type: 'state'; state: ClientState }
+  | { type: 'open'; attempt: number; protocol: string }
+  | { type: 'close'; code: number; reason: string; cause: string; wasClean: boolean; errorId: string | null; decision: Decision | null }
+  | { type: 'reconnect-scheduled'; delayMs: number; attempt: number; class: string }
+  /** A message went to the socket: seq 0 without at-least-once; `resend` after a reconnect. */
+  | { type: 'sent'; seq: number; resend: boolean }
+  /** The server acknowledged every seq ≤ `seq`; `count` messages were released. */
+  | { type: 'acked'; seq: number; count: number }
+  /** One message lost or refused, and why (the outbox's DropReason). */
+  | { type: 'dropped'; reason: string }
+  | { type: 'message'; data: string | ArrayBuffer | Uint8Array }
+  | { type: 'stopped'; reason: string };
+
+export class ResilientClient {
+  state: ClientState = 'idle';
+  readonly outbox: Outbox;
+  readonly policy: Policy;
+  readonly backoff: Backoff;
+  /** This boot's session id (at-least-once mode). */
+  readonly sid: string;
+  /** Called for every event; one listener, set by the app. */
+  onevent: ((ev: ResilientEvent) => void) | null = null;
+
+  private ws: WebSocket | null = null;
+  private liveness: LivenessMonitor | null = null;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private timer: unknown = undefined;
+  private linkTimer: unknown = undefined;
+  private flushTimer: unknown = undefined;
+  private openedAt = -1;
+  private totalUptime = 0;
+  private attempts = 0;
+  private connects = 0;
+  private lastClose: LastClose | null = null;
+  private readonly closesByCause: { [cause: string]: number } = {};
+  private userStopped = false;
+  /** The RTT last measured, kept across connections for stats (ms; -1 never). */
+  private rtt = -1;
+  /** Messages refused by send() because the socket could not carry them (counted with the outbox's drops). */
+  private tooBig = 0;
+  /** Outbox drops already reported as events, per reason: every drop is emitted once. */
+  private readonly dropsSeen: { [reason: string]: number } = {};
+
+  constructor(readonly url: string, private readonly rt: Runtime, private readonly opts: ResilientOptions = {}) {
+    this.clock = rt.clock;
+    this.random = () => rt.random32() / 4294967296;
+    const now = () => this.clock.now();
+    this.backoff = new Backoff(this.random, opts.backoff);
+    this.policy = new Policy(Object.assign({ now }, opts.policy));
+    this.outbox = new Outbox(Object.assign({ now, acks: !!opts.atLeastOnce }, opts.outbox));
+    this.sid = newSid(this.random);
+  }
+
+  /** Starts connecting (and keeps coming back until stop() or a stop decision). */
+  start(): void {
+    if (this.state !== 'idle' && this.state !== 'stopped') return;
+    this.userStopped = false;
+    if (this.opts.link) this.pollLink();
+    this.connect();
+  }
+
+  /** Closes cleanly and stops reconnecting. Queued messages stay in the outbox. */
+  stop(code = 1000, reason = ''): void {
+    this.userStopped = true;
+    this.cancel('timer');
+    this.cancel('linkTimer');
+    const ws = this.ws;
+    if (ws && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) ws.close(code, reason);
+    // Already closing (the peer's Close, a protocol error): its close event ends it as the user's stop.
+    else if (!ws) this.setStopped('stopped by the application');
+  }
+
+  /**
+   * Queues a message (sent at once when connected). Returns 'queued' or why it was
+   * refused ('too-big', 'full', …); every refusal is counted and emitted as 'dropped'.
+   */
+  send(data: string | Uint8Array, options?: PushOptions): string {
+    // The socket would throw SEND_TOO_BIG for it later, inside a timer (fatal on
+    // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now.
+    if (this.wireSize(data) > (this.opts.maxMessage || DEFAULT_MAX_MESSAGE)) {
+      this.tooBig++;
+      this.emit({ type: 'dropped', reason: 'too-big' });
+      return 'too-big';
+    }
+    const r = this.outbox.push(data, options);
+    // A refusal, and whatever this push evicted, expired or replaced.
+    this.reportDrops();
+    if (r === 'queued') this.flushSoon();
+    return r;
+  }
+
+  get stats(): ResilientStats {
+    const o = this.outbox.stats;
+    const droppedBy: { [reason: string]: number } = {};
+    let dropped = this.tooBig;
+    for (const k in o.dropped) {
+      const n = (o.dropped as { [k: string]: number })[k];
+      droppedBy[k] = n;
+      dropped += n;
+    }
+    droppedBy['too-big'] += this.tooBig;
+    const up = this.openedAt >= 0 ? this.clock.now() - this.openedAt : 0;
+    return {
+      state: this.state,
+      attempts: this.attempts,
+      connects: this.connects,
+      uptimeMs: up,
+      totalUptimeMs: this.totalUptime + up,
+      backoffMs: this.backoff.delay,
+      attempt: this.backoff.attempt,
+      lastClose: this.lastClose,
+      rttMs: this.liveness && this.liveness.srtt >= 0 ? Math.round(this.liveness.srtt) : this.rtt,
+      queued: this.outbox.length,
+      queuedBytes: this.outbox.bytes,
+      inFlight: this.outbox.inFlight,
+      sent: o.sent,
+      acked: o.acked,
+      resent: o.resent,
+      dropped,
+      droppedBy,
+      closesByCause: this.closesByCause,
+    };
+  }
+
+  // ---- connecting ----
+
+  private connect(): void {
+    this.cancel('timer');
+    if (this.backoff.frozen) {
+      // The link is known to be down: an attempt cannot succeed, so none is made or counted.
+      this.setState('waiting-link');
+      return;
+    }
+    this.attempts++;
+    this.setState('connecting');
+    if (this.userStopped) return; // a 'state' listener called stop()
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url, this.rt, this.opts);
+    } catch (e) {
+      // A bad URL or wss:// without TLS: no retry can fix it.
+      const err = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { message: String(e) });
+      // 1015 for a missing TLS stack, as the WebSocket itself reports it (RFC 6455 7.4.1).
+      this.onClose({ type: 'close', code: err.closeCode === 1015 ? 1015 : 1006, reason: '', wasClean: false, cause: 'transport-error', error: err });
+      return;
+    }
+    this.ws = ws;
+    ws.binaryType = 'uint8array';
+    const live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
+    this.liveness = live;
+    ws.onactivity = () => live.bytesReceived();
+    ws.onpong = (p) => live.pongReceived(p);
+    ws.onopen = () => {
+      this.connects++;
+      this.openedAt = this.clock.now();
+      this.backoff.opened(this.openedAt);
+      if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
+      live.start();
+      this.setState('open');
+      this.emit({ type: 'open', attempt: this.attempts, protocol: ws.protocol });
+      this.flush();
+    };
+    ws.onmessage = (ev) => {
+      if (this.opts.atLeastOnce && typeof ev.data === 'string') {
+        const n = parseAck(ev.data);
+        if (n >= 0) {
+          const released = this.outbox.ack(n);
+          if (released > 0) this.emit({ type: 'acked', seq: n, count: released });
+          this.flush();
+          return;
+        }
+      }
+      this.emit({ type: 'message', data: ev.data });
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.onClose(ev);
+    };
+  }
+
+  private onClose(ev: CloseEvent): void {
+    this.ws = null;
+    if (this.liveness) {
+      this.liveness.stop();
+      if (this.liveness.srtt >= 0) this.rtt = Math.round(this.liveness.srtt);
+    }
+    this.liveness = null;
+    this.cancel('flushTimer');
+    this.outbox.rewind();
+    this.reportDrops();
+    const now = this.clock.now();
+    if (this.openedAt >= 0) {
+      this.totalUptime += now - this.openedAt;
+      this.openedAt = -1;
+      if (this.backoff.closed(now)) this.policy.healthy();
+    }
+    const errorId = ev.error ? ev.error.id : null;
+    this.lastClose = { code: ev.code, reason: ev.reason, cause: ev.cause, wasClean: ev.wasClean, errorId, at: now };
+    this.closesByCause[ev.cause] = (this.closesByCause[ev.cause] || 0) + 1;
+    // The user's stop wins over whatever the close looked like (a close-timeout after close() is still the user's).
+    const ending = this.userStopped ? { cause: 'local-close' as const, code: ev.code, error: ev.error } : ev;
+    const decision = ev.cause === 'wifi-lost' && !this.userStopped ? null : this.policy.decide(ending);
+    const stoppedBefore = this.userStopped;
+    this.emit({ type: 'close', code: ev.code, reason: ev.reason, cause: ev.cause, wasClean: ev.wasClean, errorId, decision });
+    // A listener that called stop() has already stopped the client: no retry behind its back.
+    if (this.userStopped && !stoppedBefore) return;
+    if (!decision) {
+      this.backoff.freeze();
+      this.setState('waiting-link');
+      return;
+    }
+    if (decision.action === 'stop') {
+      this.setStopped(decision.reason);
+      return;
+    }
+    this.scheduleReconnect(decision);
+  }
+
+  private scheduleReconnect(d: Decision): void {
+    const wait = this.backoff.next(d.harder, d.delayMs || 0);
+    if (wait < 0) {
+      if (this.backoff.frozen) this.setState('waiting-link');
+      else this.setStopped('retry budget spent');
+      return;
+    }
+    // The timer first: a listener below may call stop(), which must find it to cancel it.
+    this.timer = this.clock.after(wait, () => {
+      this.timer = undefined;
+      this.connect();
+    });
+    this.setState('backoff');
+    this.emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: this.backoff.attempt, class: d.class });
+  }
+
+  private setStopped(reason: string): void {
+    this.cancel('timer');
+    this.cancel('linkTimer');
+    this.setState('stopped');
+    this.emit({ type: 'stopped', reason });
+  }
+
+  // ---- the Wi-Fi hook ----
+
+  private pollLink(): void {
+    const link = this.opts.link;
+    if (!link || this.state === 'stopped') return;
+    link.isUp((up) => this.onLink(up));
+    this.linkTimer = this.clock.after(this.opts.linkPollInterval || 1000, () => {
+      this.linkTimer = undefined;
+      this.pollLink();
+    });
+  }
+
+  private onLink(up: boolean): void {
+    if (this.userStopped || this.state === 'stopped') return;
+    if (!up) {
+      this.backoff.freeze();
+      const ws = this.ws;
+      // The radio is down: the connection is dead now, whatever TCP thinks.
+      if (ws) ws.abort('WIFI_LOST');
+      else if (this.state === 'backoff') {
+        this.cancel('timer');
+        this.setState('waiting-link');
+      }
+      return;
+    }
+    if (this.state === 'waiting-link') {
+      this.backoff.thaw();
+      this.scheduleReconnect({ action: 'retry', class: 'transient', harder: 1, reason: 'wifi back' });
+    }
+  }
+
+  // ---- the outbox ----
+
+  private flushSoon(): void {
+    if (this.state === 'open' && this.flushTimer === undefined) {
+      this.flushTimer = this.clock.after(0, () => {
+        this.flushTimer = undefined;
+        this.flush();
+      });
+    }
+  }
+
+  /** Hands queued messages to the socket while it has room; the socket paces the bytes. */
+  private flush(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== ws.OPEN) return;
+    const limit = this.opts.maxBuffered || 1024;
+    const stats = this.outbox.stats;
+    while (ws.bufferedAmount < limit) {
+      const resent = stats.resent;
+      const m = this.outbox.take();
+      // take() drops what expired or was superseded on its way to the next message.
+      this.reportDrops();
+      if (m === null) return;
+      if (this.opts.atLeastOnce && typeof m === 'string') {
+        ws.send(dataFrame(this.outbox.seq, this.sid, m));
+        this.emit({ type: 'sent', seq: this.outbox.seq, resend: stats.resent !== resent });
+      } else {
+        ws.send(m);
+        this.emit({ type: 'sent', seq: 0, resend: false });
+      }
+      // A listener may have stopped the client, or the send may have failed it.
+      if (this.ws !== ws || ws.readyState !== ws.OPEN) return;
+    }
+    // More waits: look again once the socket has written some (one timer at a time).
+    if (this.outbox.length > this.outbox.inFlight && this.flushTimer === undefined) {
+      this.flushTimer = this.clock.after(10, () => {
+        this.flushTimer = undefined;
+        this.flush();
+      });
+    }
+  }
+
+  /**
+   * Bytes `data` would be on the wire as one message: UTF-8 for text (counted, not
+   * encoded: no allocation), plus the at-least-once wrapper around it (dataFrame():
+   * 26 characters, the sid, and a seq of up to 16 digits).
+   */
+  private wireSize(data: string | Uint8Array): number {
+    if (typeof data !== 'string') return data.byteLength;
+    let n = data.length;
+    for (let i = 0; i < data.length; i++) {
+      const c = data.charCodeAt(i);
+      if (c < 0x80) continue;
+      if (c < 0x800) n += 1;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < data.length && (data.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        // A surrogate pair: 2 units, 4 bytes.
+        n += 2;
+        i++;
+      } else n += 2; // 3 bytes (a lone surrogate too: it becomes U+FFFD)
+    }
+    return this.opts.atLeastOnce ? n + 42 + this.sid.length : n;
+  }
+
+  /** Emits one 'dropped' event per message the outbox dropped since the last look. */
+  private reportDrops(): void {
+    const d = this.outbox.stats.dropped as { [reason: string]: number };
+    for (const reason in d) {
+      const seen = this.dropsSeen[reason] || 0;
+      if (d[reason] === seen) continue;
+      this.dropsSeen[reason] = d[reason];
+      for (let i = seen; i < d[reason]; i++) this.emit({ type: 'dropped', reason });
+    }
+  }
+
+  // ---- small things ----
+
+  private setState(s: ClientState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit({ type: 'state', state: s });
+  }
+
+  private emit(ev: ResilientEvent): void {
+    if (!this.onevent) return;
+    try {
+      this.onevent(ev);
+    } catch (e) {
+      console.error('picows: an event listener threw:', e);
+    }
+  }
+
+  private cancel(which: 'timer' | 'linkTimer' | 'flushTimer'): void {
+    const h = this[which];
+    if (h !== undefined) this.clock.cancel(h);
+    this[which] = undefined;
+  }
+}
