@@ -218,11 +218,22 @@ describe('FaultProxy blackhole', () => {
     expect(conn.bytesToServer).toBe(toServerBefore);
     expect(conn.bytesDropped).toBe('lost-upstream'.length + 'lost-downstream'.length);
 
+    // Lifted: a stream with a hole in it cannot resume, so the connection is reset,
+    // and nothing swallowed is ever delivered.
+    proxy.setMode({});
+    await waitFor('the reset after the lift', () => client.error !== null && server.error !== null);
+    expect(client.error?.code).toBe('ECONNRESET');
+    expect(client.bytes().toString()).toBe('before');
+    expect(server.bytes().toString()).toBe('before');
+  });
+
+  it('resumes a blackholed connection that lost nothing', async () => {
+    const { proxy, client } = await rig();
+    proxy.setMode({ blackhole: true });
+    await sleep(100);
     proxy.setMode({});
     await roundTrip(client, 'after');
-    await sleep(50); // room for any resurrected byte to show up (none may)
-    expect(client.bytes().toString()).toBe('beforeafter');
-    expect(server.bytes().toString()).toBe('beforeafter');
+    expect(client.bytes().toString()).toBe('after');
   });
 
   it('drops bytes already queued behind a delay when it switches on', async () => {
@@ -259,9 +270,12 @@ describe('FaultProxy blackhole', () => {
     await sleep(100);
     expect(first.bytes().length).toBe(0);
     expect(second.bytes().toString()).toBe('flows');
+    // It lost 'gone': lifting its blackhole resets it; the other connection is untouched.
     firstConn.blackhole(false);
-    await roundTrip(first, 'back');
-    expect(first.bytes().toString()).toBe('back');
+    await waitFor('the reset of the one that lost bytes', () => first.error !== null);
+    expect(first.error?.code).toBe('ECONNRESET');
+    await roundTrip(second, '+more');
+    expect(second.bytes().toString()).toBe('flows+more');
   });
 });
 

@@ -36,8 +36,8 @@ export interface FaultMode {
   /**
    * Stop forwarding in both directions without closing: like Wi-Fi gone.
    * Bytes that arrive, and bytes still queued in the proxy, are DROPPED: lifting
-   * the blackhole does not deliver them (a WebSocket stream resumed after one has
-   * a hole in it; the client is expected to have given the link up by then).
+   * the blackhole does not deliver them, and a connection that lost bytes is RESET
+   * when it lifts (a stream with a hole in it cannot resume; see reconsider()).
    * A FIN or reset that arrives meanwhile is HELD and passed on when it lifts, as
    * a peer's TCP keeps retransmitting its FIN or answers later segments with RST;
    * so dead connections wind down once the "Wi-Fi" is back instead of lingering.
@@ -473,9 +473,20 @@ export class ProxyConnection {
 
   /** @internal The mode changed, or this connection's blackhole did. */
   reconsider(): void {
+    // A stream that lost bytes cannot resume: real TCP would have retransmitted them,
+    // this proxy cannot, and a WebSocket with a hole in it would corrupt (and a later
+    // cumulative ack could release a message the server never saw). So a connection
+    // that dropped bytes is reset when the blackhole lifts, as a peer whose TCP gave up.
+    if (this.lostBytes && !this.isBlackholed()) {
+      this.lostBytes = false;
+      this.reset();
+      return;
+    }
     this.toServer.reconsider();
     this.toClient.reconsider();
   }
+
+  private lostBytes = false;
 
   /** @internal */
   restartThrottle(): void {
@@ -503,6 +514,7 @@ export class ProxyConnection {
 
   /** @internal */
   countDropped(n: number): void {
+    if (this.isBlackholed()) this.lostBytes = true;
     this.bytesDropped += n;
     this.proxy.countDropped(n);
   }
