@@ -28,6 +28,7 @@ export interface FirmwareBuild {
 
 export const KALUMA_BUILTINS: string[];
 export const BUNDLE_BUDGET: number;
+export const BUNDLE_LIMIT: number;
 export function privateMemberNames(): Promise<string[] | null>;
 export function buildFirmware(options?: FirmwareBuildOptions): Promise<FirmwareBuild>;
 export function bytesByModule(metafile: Metafile): [string, number][];

@@ -25,6 +25,13 @@ export const KALUMA_BUILTINS = ['net', 'wifi', 'rp2', 'wdt', 'pico_cyw43', 'stor
 /** The byte budget for the whole bundle (test/firmware-budget.test.ts enforces it). */
 export const BUNDLE_BUDGET = 24 * 1024;
 
+/**
+ * The largest bundle picows will flash: where the bundle stands today, with its heap
+ * measured within budget (test/firmware-budget.test.ts). The 24 KiB target above is
+ * not met yet; this limit may only come down.
+ */
+export const BUNDLE_LIMIT = 45 * 1024;
+
 const BANNER = "'use strict';(()=>{";
 const FOOTER = '})();';
 

@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatEchoResult, runEcho } from './echo';
+import { flashCommand } from './flash';
 import { telemetryCommand } from './telemetry';
 
 const USAGE = `usage: picows <command> [options]
@@ -16,6 +17,8 @@ commands:
                --header "Name: value" add a request header (repeatable)
                --duration <ms>        close (1000) after this long
   telemetry <url>  the resilient telemetry client on Node (picows telemetry --help)
+  flash --port <tty> [--url ws://.. --ssid .. --password ..]
+               build the firmware and write it to a Pico W running Kaluma 1.2.1
   sim          simulated Pico W telemetry devices on flaky Wi-Fi (not yet: see the simulator issue)
   help         this text
 `;
@@ -25,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'echo':
       return echoCommand(argv.slice(1));
+    case 'flash':
+      return flashCommand(argv.slice(1));
     case 'telemetry':
       return telemetryCommand(argv.slice(1));
     case 'sim':
