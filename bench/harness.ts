@@ -142,6 +142,91 @@ export function measureSideBySide(calls: Call[], opts: BenchOptions): Measuremen
   return perCall.map(summarize);
 }
 
+/**
+ * An asynchronous case (I/O through sockets): `batch(n)` does n operations and
+ * resolves with the milliseconds they took.
+ */
+export interface AsyncCase {
+  impl: string;
+  batch(n: number): Promise<number>;
+}
+
+/** Budgets for asynchronous cases: I/O is slower and noisier per operation than a call. */
+export interface AsyncBudget {
+  /** The length of one batch (one sample). */
+  sampleMs: number;
+  /** Time spent measuring one implementation, after calibration and warm-up. */
+  budgetMs: number;
+  minSamples: number;
+  warmupMs: number;
+  /** The first calibration batch; doubled until a batch takes a quarter of sampleMs. */
+  startN: number;
+  /** Batches never exceed this many operations (a pre-built input may bound them). */
+  maxN: number;
+}
+
+/** An asynchronous case's figures: wall time per operation (as Measurement) and CPU time per operation. */
+export interface AsyncMeasurement extends Measurement {
+  /** Median CPU nanoseconds (user + system, the whole process) per operation. */
+  cpuNs: number;
+}
+
+/**
+ * measureSideBySide for asynchronous cases: each case is calibrated (batch size
+ * doubled until a batch takes about sampleMs) and warmed up, then rounds of one batch
+ * per implementation, the order rotating each round, until each had its budget.
+ * The figures are the median batch's wall time per operation, as for calls, and the
+ * median batch's process CPU time per operation (process.cpuUsage): on a shared
+ * machine the CPU time is the steadier figure, since time spent waiting for a core
+ * is not in it.
+ */
+export async function measureAsyncSideBySide(cases: AsyncCase[], budget: AsyncBudget): Promise<AsyncMeasurement[]> {
+  const sizes: number[] = [];
+  for (const c of cases) {
+    let n = Math.min(budget.startN, budget.maxN);
+    for (;;) {
+      const ms = await c.batch(n);
+      if (ms >= budget.sampleMs / 4 || n >= budget.maxN) {
+        sizes.push(Math.max(1, Math.min(budget.maxN, Math.round((n * budget.sampleMs) / Math.max(ms, 1e-3)))));
+        break;
+      }
+      n = Math.min(budget.maxN, n * (ms < budget.sampleMs / 32 ? 8 : 2));
+    }
+  }
+  for (let i = 0; i < cases.length; i++) {
+    const warmEnd = performance.now() + budget.warmupMs;
+    while (performance.now() < warmEnd) await cases[i].batch(sizes[i]);
+  }
+  const perOp: number[][] = cases.map(() => []);
+  const cpuPerOp: number[][] = cases.map(() => []);
+  const end = performance.now() + budget.budgetMs * cases.length;
+  for (let round = 0; round < budget.minSamples || (performance.now() < end && round < 1000); round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const i = (round + k) % cases.length;
+      const cpu0 = process.cpuUsage();
+      const ms = await cases[i].batch(sizes[i]);
+      const cpu = process.cpuUsage(cpu0);
+      perOp[i].push((ms * 1e6) / sizes[i]);
+      cpuPerOp[i].push(((cpu.user + cpu.system) * 1e3) / sizes[i]);
+    }
+  }
+  return perOp.map((samples, i) => ({ ...summarize(samples), cpuNs: median(cpuPerOp[i]) }));
+}
+
+/** The median of a list of numbers (the list is sorted in place). */
+export function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const mid = values.length >> 1;
+  return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+/** The p-th percentile (0..100), nearest rank, of a list (sorted in place). */
+export function percentile(values: number[], p: number): number {
+  values.sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * values.length);
+  return values[Math.min(values.length - 1, Math.max(0, rank - 1))];
+}
+
 /** Times one call (see measureSideBySide). */
 export function measure(call: Call, opts: BenchOptions): Measurement {
   return measureSideBySide([call], opts)[0];

@@ -10,10 +10,13 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../board/node/core';
+import { clientSection } from './client';
 import { coreSection } from './core';
+import { deviceSection } from './device';
+import { livenessSection } from './liveness';
 import { benchOptions, printSection, writeResults, type Section, type SectionRecord } from './harness';
 
-const SECTIONS: Section[] = [coreSection];
+const SECTIONS: Section[] = [coreSection, clientSection, deviceSection, livenessSection];
 
 interface Args {
   only: string[] | null;
