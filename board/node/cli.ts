@@ -4,6 +4,8 @@
 import { parseArgs } from 'node:util';
 import { formatEchoResult, runEcho } from './echo';
 import { flashCommand } from './flash';
+import { simCommand } from './sim';
+import { stormCommand } from './storm-command';
 import { telemetryCommand } from './telemetry';
 
 const USAGE = `usage: picows <command> [options]
@@ -19,7 +21,10 @@ commands:
   telemetry <url>  the resilient telemetry client on Node (picows telemetry --help)
   flash --port <tty> [--url ws://.. --ssid .. --password ..]
                build the firmware and write it to a Pico W running Kaluma 1.2.1
-  sim          simulated Pico W telemetry devices on flaky Wi-Fi (not yet: see the simulator issue)
+  sim          simulated Pico W telemetry devices on flaky Wi-Fi, running the real firmware bundle
+               (npm start); picows sim --help for its options
+  sim --scenario server-restart [--devices 1000]
+               the reconnect storm: a fleet against one server that restarts, jitter vs lockstep
   help         this text
 `;
 
@@ -33,8 +38,7 @@ async function main(argv: string[]): Promise<number> {
     case 'telemetry':
       return telemetryCommand(argv.slice(1));
     case 'sim':
-      process.stdout.write('picows sim: not yet. The simulator lands with its own issue; `npm test` runs what exists today.\n');
-      return 0;
+      return argv.indexOf('--scenario') >= 0 ? stormCommand(argv.slice(1)) : simCommand(argv.slice(1));
     case 'help':
     case '--help':
     case '-h':
