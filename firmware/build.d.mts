@@ -8,7 +8,7 @@ export interface FirmwareBuildOptions {
   outfile?: string | null;
   /** Default build/firmware.meta.json; null writes none. */
   metafile?: string | null;
-  /** Mangle private class members (default true). */
+  /** Shorten member names nothing outside the bundle sees (default true; see privateMemberNames). */
   mangle?: boolean;
 }
 
@@ -22,13 +22,14 @@ export interface FirmwareBuild {
   bytes: number;
   outfile: string | null;
   metafile: Metafile;
-  /** How many private member names were mangled. */
+  /** How many member names were mangled. */
   mangled: number;
 }
 
 export const KALUMA_BUILTINS: string[];
 export const BUNDLE_BUDGET: number;
 export const BUNDLE_LIMIT: number;
+export const INTERNAL_TYPES: string[];
 export function privateMemberNames(): Promise<string[] | null>;
 export function buildFirmware(options?: FirmwareBuildOptions): Promise<FirmwareBuild>;
 export function bytesByModule(metafile: Metafile): [string, number][];

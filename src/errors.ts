@@ -8,20 +8,19 @@
  * for TLS). 1005, 1006 and 1015 are never put on the wire (RFC 6455 7.4.1).
  */
 import { CORE_ERRORS } from './core/error-ids';
-
 /**
- * The device build (firmware/build.mjs) defines PICOWS_DEVICE: the English text then
- * drops out of the bundle (about 3 KB of bytecode on a 180 KiB heap) and a device
- * error's message is its id, which the host-side docs and this file explain.
+ * In the device build (src/device.ts) the English text drops out of the bundle (about
+ * 3 KB of bytecode on a 180 KiB heap) and a device error's message is its id, which the
+ * host-side docs and this file explain.
  */
-declare const PICOWS_DEVICE: boolean | undefined;
+import { DEVICE } from './device';
 
 export interface ErrorSpec {
   readonly closeCode: number;
   readonly message: string;
 }
 
-const CORE_MESSAGES: { [name: string]: string } = !(typeof PICOWS_DEVICE === 'undefined' || !PICOWS_DEVICE) ? {} : {
+const CORE_MESSAGES: { [name: string]: string } = DEVICE ? {} : {
   RESERVED_BITS: 'the server set RSV bits that no negotiated extension defines',
   RESERVED_OPCODE: 'the server sent a frame with a reserved opcode',
   MASKED_FRAME: 'the server sent a masked frame (servers must not mask, RFC 6455 5.1)',
@@ -69,7 +68,7 @@ const OTHER_CODES: { [id: string]: number } = {
   INTERNAL_ERROR: 1011,
 };
 
-const OTHER_MESSAGES: { [id: string]: string } = !(typeof PICOWS_DEVICE === 'undefined' || !PICOWS_DEVICE) ? {} : {
+const OTHER_MESSAGES: { [id: string]: string } = DEVICE ? {} : {
   INVALID_URL: 'the URL is not a valid ws:// or wss:// URL',
   TLS_UNAVAILABLE: 'wss:// needs TLS, which this runtime does not have (Kaluma has no TLS)',
   HANDSHAKE_STATUS: 'the server answered the WebSocket upgrade with a non-101 HTTP status',
@@ -95,14 +94,12 @@ const OTHER_MESSAGES: { [id: string]: string } = !(typeof PICOWS_DEVICE === 'und
   INTERNAL_ERROR: 'picows hit an internal error',
 };
 
-const WITH_MESSAGES = typeof PICOWS_DEVICE === 'undefined' || !PICOWS_DEVICE;
-
 export const ERRORS: { [id: string]: ErrorSpec } = {};
 for (let i = 0; i < CORE_ERRORS.length; i++) {
   const e = CORE_ERRORS[i];
-  ERRORS[e[1]] = { closeCode: e[2], message: WITH_MESSAGES ? CORE_MESSAGES[e[1]] : e[1] };
+  ERRORS[e[1]] = { closeCode: e[2], message: DEVICE ? e[1] : CORE_MESSAGES[e[1]] };
 }
-for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: WITH_MESSAGES ? OTHER_MESSAGES[id] : id };
+for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: DEVICE ? id : OTHER_MESSAGES[id] };
 
 /** An Error that carries a stable id and the close code it maps to. */
 export class PicowsError extends Error {
@@ -120,7 +117,5 @@ export class PicowsError extends Error {
   }
 }
 
-/** Close codes that may appear in a Close frame we send or receive (RFC 6455 7.4, IANA registry). */
-export function isSendableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
+/** Close codes that may appear in a Close frame we send or receive (RFC 6455 7.4, IANA registry): the core's rule. */
+export { isValidCloseCode as isSendableCloseCode } from './core/close-codes';

@@ -27,26 +27,9 @@ export type CloseCause =
 
 /** The cause a failure id implies when it ends a connection. */
 export function causeOfError(id: string): CloseCause {
-  switch (id) {
-    case 'HANDSHAKE_STATUS':
-      return 'handshake-rejected';
-    case 'HANDSHAKE_TIMEOUT':
-      return 'handshake-timeout';
-    case 'CONNECT_TIMEOUT':
-      return 'connect-timeout';
-    case 'CLOSE_TIMEOUT':
-      return 'close-timeout';
-    case 'PONG_TIMEOUT':
-      return 'pong-timeout';
-    case 'WIFI_LOST':
-      return 'wifi-lost';
-    case 'CONNECT_FAILED':
-    case 'CONNECTION_LOST':
-    case 'TRANSPORT_ERROR':
-    case 'TLS_UNAVAILABLE':
-    case 'INVALID_URL':
-      return 'transport-error';
-    default:
-      return id.indexOf('HANDSHAKE_') === 0 ? 'handshake-failed' : 'protocol-error';
-  }
+  if (id === 'HANDSHAKE_STATUS') return 'handshake-rejected';
+  // handshake-timeout, connect-timeout, close-timeout, pong-timeout, wifi-lost: the id in lower case, '_' as '-'.
+  if (/^(?:(?:HANDSHAKE|CONNECT|CLOSE|PONG)_TIMEOUT|WIFI_LOST)$/.test(id)) return id.toLowerCase().replace('_', '-') as CloseCause;
+  if (/^(?:CONNECT_FAILED|CONNECTION_LOST|TRANSPORT_ERROR|TLS_UNAVAILABLE|INVALID_URL)$/.test(id)) return 'transport-error';
+  return id.indexOf('HANDSHAKE_') === 0 ? 'handshake-failed' : 'protocol-error';
 }

@@ -77,12 +77,12 @@ export class EventSource {
     try {
       fn.call(this, ev);
     } catch (e) {
-      this.reportListenerError(e);
+      listenerThrew(e);
     }
   }
+}
 
-  /** Where a throwing listener's error goes: the console, never the protocol. */
-  protected reportListenerError(e: unknown): void {
-    console.error('picows: an event listener threw:', e);
-  }
+/** Where a throwing listener's error goes: the console, never the protocol. */
+export function listenerThrew(e: unknown): void {
+  console.error('picows: an event listener threw:', e);
 }

@@ -8,6 +8,7 @@
  * Deadlines (connect, handshake, close) run on the injected Clock, so tests use
  * virtual time. Liveness (ping/pong, Wi-Fi) attaches through `abort()`.
  */
+import { DEVICE } from '../device';
 import { PicowsError } from '../errors';
 import { ClientHandshake } from '../handshake/client-handshake';
 import { parseWsUrl, type WsUrl } from '../handshake/url';
@@ -17,6 +18,7 @@ import { causeOfError, type CloseCause } from './close-cause';
 import { EventSource } from './events';
 import { latin1Bytes, randomBytes, type Runtime } from './runtime';
 import type { Transport, TransportHandler } from './transport';
+import { orDefault } from '../or-default';
 
 export interface WebSocketOptions {
   /** Subprotocols to offer (Sec-WebSocket-Protocol). */
@@ -70,7 +72,7 @@ export class WebSocket extends EventSource {
   private transport: Transport | null = null;
   private handshake: ClientHandshake | null;
   private proto: Protocol | null = null;
-  private timer: unknown = undefined;
+  private timer: unknown;
   /** The frame being written and how far; the transport takes maxWrite bytes a turn. */
   private writing: Uint8Array | null = null;
   private writtenOfCurrent = 0;
@@ -80,7 +82,6 @@ export class WebSocket extends EventSource {
   /** The protocol's outcome is known and the final closeTimeout is armed. */
   private settling = false;
   private closeCause: CloseCause | null = null;
-  private closeError: PicowsError | null = null;
   private closedReported = false;
   /** Bumped when the connection is abandoned: stale transport callbacks are ignored (Kaluma reuses socket numbers). */
   private generation = 0;
@@ -115,12 +116,12 @@ export class WebSocket extends EventSource {
 
   /** Sends a text (string) or binary (Uint8Array, ArrayBuffer) message. Throws when not OPEN or over maxMessage. */
   send(data: string | Uint8Array | ArrayBuffer): void {
-    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, 'send() before the connection is open');
+    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, DEVICE ? undefined : 'send() before the connection is open');
     if (this.readyState !== OPEN || !this.proto) return; // WHATWG: silently discarded once closing
     if (typeof data === 'string') this.proto.sendText(data);
     else if (data instanceof Uint8Array) this.proto.sendBinary(data);
     else if (data instanceof ArrayBuffer) this.proto.sendBinary(new Uint8Array(data));
-    else throw new TypeError('picows: send() takes a string, a Uint8Array or an ArrayBuffer');
+    else throw new TypeError(DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
     this.pump();
   }
 
@@ -147,14 +148,14 @@ export class WebSocket extends EventSource {
       // event comes on a later turn, so a handler set just after close() still sees it.
       this.readyState = CLOSING;
       this.dropTransport();
-      this.arm(0, () => this.finish('local-close', null, 1006, '', false));
+      this.arm(0, () => this.finish('local-close', null));
       return;
     }
     this.closeCause = 'local-close';
     this.readyState = CLOSING;
     this.proto.sendClose(code, reason);
     this.pump();
-    this.arm(this.opts.closeTimeout === undefined ? 2000 : this.opts.closeTimeout, () => this.onCloseTimeout());
+    this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.onCloseTimeout());
   }
 
   /**
@@ -163,9 +164,7 @@ export class WebSocket extends EventSource {
    * link is presumed dead.
    */
   abort(id: string, detail?: { [key: string]: unknown }): void {
-    if (this.readyState === CLOSED) return;
-    const err = new PicowsError(id, detail);
-    this.finish(causeOfError(id), err, 1006, '', false);
+    this.fail(id, detail);
   }
 
   // ---- connection steps ----
@@ -179,7 +178,7 @@ export class WebSocket extends EventSource {
       onClose: () => gen === this.generation && this.onTcpClose(),
       onError: (err) => gen === this.generation && this.onTcpError(err),
     };
-    this.arm(this.opts.connectTimeout === undefined ? 10000 : this.opts.connectTimeout, () => this.fail('CONNECT_TIMEOUT'));
+    this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.fail('CONNECT_TIMEOUT'));
     try {
       this.transport = this.rt.transport();
       this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, handler);
@@ -191,7 +190,7 @@ export class WebSocket extends EventSource {
   private onTcpOpen(): void {
     if (this.readyState !== CONNECTING || !this.handshake) return;
     this.tcpUp = true;
-    this.arm(this.opts.handshakeTimeout === undefined ? 10000 : this.opts.handshakeTimeout, () => this.fail('HANDSHAKE_TIMEOUT'));
+    this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.fail('HANDSHAKE_TIMEOUT'));
     this.requestAt = this.rt.clock.now();
     this.writing = latin1Bytes(this.handshake.request());
     this.writtenOfCurrent = 0;
@@ -271,7 +270,7 @@ export class WebSocket extends EventSource {
       if (this.readyState === OPEN) this.readyState = CLOSING;
       // RFC 6455 7.1.1: the server should close TCP first; give it closeTimeout (once: bytes
       // that keep arriving are ignored and must not extend it), then end it ourselves.
-      this.arm(this.opts.closeTimeout === undefined ? 2000 : this.opts.closeTimeout, () => this.reportFromProtocol());
+      this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.reportFromProtocol());
       if (p.failure) this.endWhenFlushed();
     }
   }
@@ -283,7 +282,7 @@ export class WebSocket extends EventSource {
       this.reportFromProtocol();
       return;
     }
-    this.finish('close-timeout', new PicowsError('CLOSE_TIMEOUT'), 1006, '', false);
+    this.fail('CLOSE_TIMEOUT');
   }
 
   /** Reports the close the protocol arrived at (wire code, reason, cleanliness). */
@@ -298,19 +297,17 @@ export class WebSocket extends EventSource {
   }
 
   private failWith(e: unknown): void {
-    if (e instanceof PicowsError) this.finish(causeOfError(e.id), e, e.closeCode === 1015 ? 1015 : 1006, '', false);
+    if (e instanceof PicowsError) this.finish(causeOfError(e.id), e, e.closeCode === 1015 ? 1015 : 1006);
     else this.fail('INTERNAL_ERROR', { message: e instanceof Error ? e.message : String(e) });
   }
 
   /** Fails a connection that has no protocol yet, or abandons one: 1006 locally. */
   private fail(id: string, detail?: { [key: string]: unknown }): void {
-    if (this.readyState === CLOSED) return;
-    const err = new PicowsError(id, detail);
-    this.finish(causeOfError(id), err, 1006, '', false);
+    if (this.readyState !== CLOSED) this.finish(causeOfError(id), new PicowsError(id, detail));
   }
 
-  /** The one way out: drop the transport, report error (if any) then close, exactly once. */
-  private finish(cause: CloseCause, err: PicowsError | null, code: number, reason: string, wasClean: boolean): void {
+  /** The one way out: drop the transport, report error (if any) then close, exactly once. A failure ends 1006, unclean. */
+  private finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
     if (this.closedReported) return;
     this.closedReported = true;
     this.disarm();
@@ -343,13 +340,14 @@ export class WebSocket extends EventSource {
   /** Writes up to maxWrite bytes this turn and schedules the rest for the next turns. */
   private pump(): void {
     const t = this.transport;
-    if (!t || !this.tcpUp || !this.hasPending()) {
-      if (this.endPending && !this.hasPending()) {
-        this.endPending = false;
-        this.endNow();
-      }
-      return;
+    if (t && this.tcpUp && this.hasPending()) this.writeTurn(t);
+    if (this.endPending && !this.hasPending()) {
+      this.endPending = false;
+      this.endNow();
     }
+  }
+
+  private writeTurn(t: Transport): void {
     // The budget is per event-loop turn, not per call: Kaluma merges every write of
     // one turn into one native write through a ~2 KiB C stack (kaluma.md §3).
     const paced = t.maxWrite < 1e9;
@@ -376,10 +374,6 @@ export class WebSocket extends EventSource {
         this.turnLeft = -1;
         this.pump();
       });
-    if (this.endPending && !this.hasPending()) {
-      this.endPending = false;
-      this.endNow();
-    }
   }
 
   /** Bytes still allowed this turn; -1 when no turn is open. */

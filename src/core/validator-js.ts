@@ -11,28 +11,19 @@ import {
   E_INVALID_CLOSE_CODE, E_INVALID_CLOSE_REASON, E_INVALID_UTF8, E_LENGTH_TOP_BIT, E_MASKED_FRAME,
   E_MESSAGE_TOO_BIG, E_NON_MINIMAL_LENGTH, E_RESERVED_BITS, E_RESERVED_OPCODE, E_TRUNCATED_UTF8,
   E_UNEXPECTED_CONTINUATION,
-} from './error-ids';
+} from './error-numbers';
 import {
   CFG_ACCEPT_NON_MINIMAL, DEFAULT_MAX_MESSAGE, EV_DATA, EV_ERROR, FLAG_FIN, FLAG_FIRST, FLAG_LAST,
   FLAG_RSV1, RECORD_SLOTS, type FrameValidator,
 } from './types';
+import { isValidCloseCode } from './close-codes';
 import { utf8Scan } from './utf8-js';
+import {
+  AT_BYTE0, AT_BYTE1, AT_LENGTH16, AT_LENGTH64, AT_PAYLOAD, DEAD, PAYLOAD_CLOSE, PAYLOAD_TEXT, PAYLOAD_UNCHECKED,
+} from './validator-states';
 
 /** Records the buffer holds when no capacity is given: 512 bytes of heap. */
 export const DEFAULT_RECORD_CAPACITY = 32;
-
-// Where the parser is (RFC 6455 5.2 base framing).
-const AT_BYTE0 = 0;
-const AT_BYTE1 = 1;
-const AT_LENGTH16 = 2;
-const AT_LENGTH64 = 3;
-const AT_PAYLOAD = 4;
-const DEAD = 5;
-
-// How the current frame's payload is checked.
-const PAYLOAD_UNCHECKED = 0; // binary, ping, pong, RSV1-compressed text
-const PAYLOAD_TEXT = 1;
-const PAYLOAD_CLOSE = 2;
 
 const TWO_POW_32 = 4294967296;
 /** The largest maximum a JS number holds exactly (the contract's 2^53-1). */
@@ -300,9 +291,4 @@ export class JsFrameValidator implements FrameValidator {
     this.pos = end;
     return records + 1;
   }
-}
-
-/** Close codes a peer may send (RFC 6455 7.4.1-7.4.2, IANA registry); kept here so the core bundle needs nothing else. */
-function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }

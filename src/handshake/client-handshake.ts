@@ -24,9 +24,11 @@
  * RFC 7230 3.5 only permits (not requires) accepting bare LF, and every server
  * that implements RFC 6455 sends CRLF.
  */
+import { DEVICE } from '../device';
 import { PicowsError } from '../errors';
 import { base64Encode } from './base64';
 import { sha1 } from './sha1';
+import { orDefault } from '../or-default';
 
 /** RFC 6455 1.3: appended to the key before hashing. */
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -73,21 +75,13 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const SENDABLE_VALUE = /^[\t -~]*$/;
 /** What a response line may hold (RFC 7230 3.2: VCHAR, obs-text, SP, HTAB); CR and LF were split off already. */
 const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
-/** Headers the handshake sets itself; Sec-WebSocket-Extensions because we offer none. */
-const OWN_HEADERS = [
-  'host',
-  'upgrade',
-  'connection',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-protocol',
-  'sec-websocket-extensions',
-];
+/** Headers the handshake sets itself, any case; Sec-WebSocket-Extensions because we offer none. */
+const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|protocol|extensions))$/i;
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
 const RELEASED = new Uint8Array(0);
 
+/** `message` is '' in the device build (src/device.ts): the id is then the message. */
 function badOption(message: string): PicowsError {
-  // Proposed id (not yet in src/errors.ts): until it is added, PicowsError falls back to INTERNAL_ERROR's close code.
   return new PicowsError('INVALID_HANDSHAKE_OPTIONS', undefined, message);
 }
 
@@ -102,11 +96,7 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
 
 /** Strips RFC 7230 OWS (SP and HTAB only: String.prototype.trim would also eat obs-text 0xA0). */
 function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return s.slice(a, b);
+  return s.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 /** An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 7231 7.1.1.1) in seconds since the epoch, else NaN. */
@@ -153,13 +143,13 @@ export class ClientHandshake {
     const url = opts.url;
     const protocols = opts.protocols || [];
     const extra = opts.headers || {};
-    const maxHeadBytes = opts.maxHeadBytes === undefined ? DEFAULT_MAX_HEAD_BYTES : opts.maxHeadBytes;
+    const maxHeadBytes = orDefault(opts.maxHeadBytes, DEFAULT_MAX_HEAD_BYTES);
 
-    if (!opts.key || opts.key.length !== 16) throw badOption('the key must be 16 random bytes (RFC 6455 4.1)');
+    if (!opts.key || opts.key.length !== 16) throw badOption(DEVICE ? '' : 'the key must be 16 random bytes (RFC 6455 4.1)');
     if (!/^[!-~]+$/.test(url.hostHeader) || !/^\/[!-~]*$/.test(url.path)) {
-      throw badOption('the URL parts are not a valid Host and request target (use parseWsUrl)');
+      throw badOption(DEVICE ? '' : 'the URL parts are not a valid Host and request target (use parseWsUrl)');
     }
-    if (!(maxHeadBytes >= 1 && maxHeadBytes % 1 === 0)) throw badOption('maxHeadBytes must be a positive integer');
+    if (!(maxHeadBytes >= 1 && maxHeadBytes % 1 === 0)) throw badOption(DEVICE ? '' : 'maxHeadBytes must be a positive integer');
     this.key = base64Encode(opts.key);
 
     let head =
@@ -172,18 +162,18 @@ export class ClientHandshake {
     for (let i = 0; i < protocols.length; i++) {
       const p = protocols[i];
       // RFC 6455 4.1: non-empty tokens, all unique.
-      if (typeof p !== 'string' || !TOKEN.test(p)) throw badOption('the subprotocol ' + JSON.stringify(p) + ' is not an HTTP token');
-      if (protocols.indexOf(p) !== i) throw badOption('the subprotocol "' + p + '" is offered twice');
+      if (typeof p !== 'string' || !TOKEN.test(p)) throw badOption(DEVICE ? '' : 'the subprotocol ' + JSON.stringify(p) + ' is not an HTTP token');
+      if (protocols.indexOf(p) !== i) throw badOption(DEVICE ? '' : 'the subprotocol "' + p + '" is offered twice');
     }
     if (protocols.length) head += 'Sec-WebSocket-Protocol: ' + protocols.join(', ') + '\r\n';
     const names = Object.keys(extra);
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const value = extra[name];
-      if (!TOKEN.test(name)) throw badOption('the header name ' + JSON.stringify(name) + ' is not an HTTP token');
-      if (OWN_HEADERS.indexOf(name.toLowerCase()) >= 0) throw badOption('the handshake sets "' + name + '" itself');
+      if (!TOKEN.test(name)) throw badOption(DEVICE ? '' : 'the header name ' + JSON.stringify(name) + ' is not an HTTP token');
+      if (OWN_HEADERS.test(name)) throw badOption(DEVICE ? '' : 'the handshake sets "' + name + '" itself');
       if (typeof value !== 'string' || !SENDABLE_VALUE.test(value)) {
-        throw badOption('the value of "' + name + '" must be printable ASCII, without CR or LF');
+        throw badOption(DEVICE ? '' : 'the value of "' + name + '" must be printable ASCII, without CR or LF');
       }
       head += name + ': ' + value + '\r\n';
     }
@@ -207,7 +197,7 @@ export class ClientHandshake {
    */
   receive(chunk: Uint8Array): number {
     if (this.result || this.error) {
-      throw new PicowsError('INTERNAL_ERROR', undefined, 'ClientHandshake.receive() after the outcome was known');
+      throw new PicowsError('INTERNAL_ERROR', undefined, DEVICE ? undefined : 'ClientHandshake.receive() after the outcome was known');
     }
     const head = this.head;
     let n = this.headLength;
@@ -297,7 +287,7 @@ export class ClientHandshake {
       throw new PicowsError(
         'HANDSHAKE_STATUS',
         { status: code, reason, retryAfter: retryAfterSeconds(headers), headers },
-        'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
+        DEVICE ? undefined : 'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
       );
     }
     if (badLine !== null) throw badResponse({ line: badLine });

@@ -6,6 +6,7 @@
  * and one preallocated 80-word message schedule, so a call allocates only its
  * 20-byte result. The padding is read through byteAt() instead of being copied.
  */
+import { putUint32 } from '../bytes';
 
 /** The message schedule, shared by every call (hashing is synchronous). */
 const W = new Int32Array(80);
@@ -81,18 +82,10 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   }
 
   const out = new Uint8Array(20);
-  putWord(out, 0, h0);
-  putWord(out, 4, h1);
-  putWord(out, 8, h2);
-  putWord(out, 12, h3);
-  putWord(out, 16, h4);
+  putUint32(out, 0, h0);
+  putUint32(out, 4, h1);
+  putUint32(out, 8, h2);
+  putUint32(out, 12, h3);
+  putUint32(out, 16, h4);
   return out;
-}
-
-/** Writes a 32-bit word big-endian. */
-function putWord(out: Uint8Array, at: number, word: number): void {
-  out[at] = word >>> 24;
-  out[at + 1] = word >>> 16;
-  out[at + 2] = word >>> 8;
-  out[at + 3] = word;
 }

@@ -4,6 +4,7 @@
  * isSendableCloseCode (src/errors.ts), the same rule the core applies to what the
  * server sends: 1005, 1006 and 1015 are never on the wire in either direction.
  */
+import { DEVICE } from '../device';
 import { isSendableCloseCode } from '../errors';
 
 /** The code reported when a Close frame carried no status code (RFC 6455 7.1.5). Local only. */
@@ -22,11 +23,12 @@ export function isApplicationCloseCode(code: number): boolean {
  * "no status code" (an empty Close payload), which then cannot carry a reason
  * (RFC 6455 5.5.1: the reason follows the code). `anyWireCode` admits every code
  * that may be on the wire (1001, 1002, 1007, 1009, 1011...) for picows' own use.
+ * The device build (src/device.ts) says only which argument is wrong.
  */
 export function closeArgsProblem(code: number | undefined, reasonBytes: number, anyWireCode: boolean): string {
-  if (code === undefined) return reasonBytes > 0 ? 'a reason needs a code' : '';
-  if (code !== Math.floor(code) || !(anyWireCode ? isSendableCloseCode(code) : isApplicationCloseCode(code))) return 'code ' + code + ' may not be sent';
-  if (reasonBytes > MAX_CLOSE_REASON_BYTES) return 'the reason is ' + reasonBytes + ' UTF-8 bytes (at most ' + MAX_CLOSE_REASON_BYTES + ')';
+  if (code === undefined) return reasonBytes > 0 ? (DEVICE ? 'reason' : 'a reason needs a code') : '';
+  if (code !== Math.floor(code) || !(anyWireCode ? isSendableCloseCode(code) : isApplicationCloseCode(code))) return DEVICE ? 'code' : 'code ' + code + ' may not be sent';
+  if (reasonBytes > MAX_CLOSE_REASON_BYTES) return DEVICE ? 'reason' : 'the reason is ' + reasonBytes + ' UTF-8 bytes (at most ' + MAX_CLOSE_REASON_BYTES + ')';
   return '';
 }
 

@@ -3,6 +3,7 @@
  * built in one Uint8Array, so the I/O layer writes each frame with one call and
  * nothing else is allocated for it.
  */
+import { putUint32 } from '../bytes';
 import type { Core } from '../core/types';
 
 /** FIN bit of a frame's first byte. */
@@ -33,20 +34,10 @@ export function buildMaskedFrame(firstByte: number, payload: Uint8Array, start: 
   } else {
     // 64-bit length, top bit clear (RFC 6455 5.2); JS lengths stay below 2^53.
     frame[1] = 0x80 | 127;
-    const high = Math.floor(length / 0x100000000);
-    frame[2] = high >>> 24;
-    frame[3] = (high >>> 16) & 0xff;
-    frame[4] = (high >>> 8) & 0xff;
-    frame[5] = high & 0xff;
-    frame[6] = length >>> 24;
-    frame[7] = (length >>> 16) & 0xff;
-    frame[8] = (length >>> 8) & 0xff;
-    frame[9] = length & 0xff;
+    putUint32(frame, 2, Math.floor(length / 0x100000000));
+    putUint32(frame, 6, length);
   }
-  frame[header - 4] = key >>> 24;
-  frame[header - 3] = (key >>> 16) & 0xff;
-  frame[header - 2] = (key >>> 8) & 0xff;
-  frame[header - 1] = key & 0xff;
+  putUint32(frame, header - 4, key);
   if (length > 0) {
     // set() is a native copy; a view is only made for a fragment of a larger message.
     frame.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), header);

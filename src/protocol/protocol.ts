@@ -22,6 +22,7 @@
  *   practical) and an empty Close or one echoing its code is queued.
  * - Sink handlers run synchronously inside receiveData and must not call receiveData.
  */
+import { DEVICE } from '../device';
 import { isSendableCloseCode, PicowsError } from '../errors';
 import { coreErrorName } from '../core/error-ids';
 import {
@@ -31,12 +32,10 @@ import {
 } from '../core/types';
 import { closeArgsProblem, encodeClosePayload, NO_STATUS_CODE, parseCloseCode } from './close-payload';
 import { buildMaskedFrame, FIN, maskedHeaderSize } from './frame-writer';
+import { CLOSED, CLOSING, OPEN } from './ready-state';
+import { orDefault } from '../or-default';
 
-// WHATWG WebSocket readyState numbering.
-export const CONNECTING = 0;
-export const OPEN = 1;
-export const CLOSING = 2;
-export const CLOSED = 3;
+export { CLOSED, CLOSING, CONNECTING, OPEN } from './ready-state';
 
 /**
  * Outgoing messages above this many bytes are fragmented. 504 payload bytes plus an
@@ -85,8 +84,10 @@ export class Protocol {
   private readonly random32: () => number;
   private readonly encodeText: (s: string) => Uint8Array;
   private readonly decodeText: (bytes: Uint8Array, start: number, end: number) => string;
-  private readonly maxMessage: number;
-  private readonly fragmentSize: number;
+  /** Largest message, either direction (options.maxMessage). */
+  private readonly messageLimit: number;
+  /** Outgoing messages above this are fragmented (options.fragmentSize). */
+  private readonly fragmentLimit: number;
 
   private _state = OPEN;
   private _closeCode = 0;
@@ -118,7 +119,7 @@ export class Protocol {
   private dataSent = 0;
   private closeFrame: Uint8Array | null = null;
   private closeQueued = false;
-  private queuedBytes = 0;
+  private outgoingBytes = 0;
 
   constructor(sink: ProtocolSink, opts: ProtocolOptions) {
     this.sink = sink;
@@ -127,14 +128,14 @@ export class Protocol {
     this.encodeText = opts.encodeText;
     this.decodeText = opts.decodeText;
     // 0 is a valid maximum (only empty messages), not "the default".
-    this.maxMessage = opts.maxMessage === undefined ? DEFAULT_MAX_MESSAGE : opts.maxMessage;
-    this.fragmentSize = opts.fragmentSize || DEFAULT_FRAGMENT_SIZE;
-    this.validator = opts.core.createValidator(this.maxMessage, opts.validatorFlags || 0);
+    this.messageLimit = orDefault(opts.maxMessage, DEFAULT_MAX_MESSAGE);
+    this.fragmentLimit = opts.fragmentSize || DEFAULT_FRAGMENT_SIZE;
+    this.validator = opts.core.createValidator(this.messageLimit, opts.validatorFlags || 0);
   }
 
   get state(): number { return this._state; }
   /** Bytes of frames queued and not yet taken by nextOutgoing() (headers included). */
-  get bufferedAmount(): number { return this.queuedBytes; }
+  get bufferedAmount(): number { return this.outgoingBytes; }
   get closeCode(): number { return this._closeCode; }
   get closeReason(): string { return this._closeReason; }
   get wasClean(): boolean { return this._wasClean; }
@@ -161,7 +162,7 @@ export class Protocol {
           if (this.inputDone) return;
         }
         if (validator.pos >= chunk.length) return;
-        if (count === 0) throw new Error('the validator stopped at ' + validator.pos + ' without a record');
+        if (count === 0) throw new Error(DEVICE ? 'core stalled' : 'the validator stopped at ' + validator.pos + ' without a record');
         from = validator.pos;
       }
     } catch (e) {
@@ -179,7 +180,7 @@ export class Protocol {
     this.stopInput();
     this.dropOutgoing();
     this.closeFrame = null;
-    this.queuedBytes = 0;
+    this.outgoingBytes = 0;
     // No Close exchanged: 1006, reported locally only (RFC 6455 7.1.5, 7.4.1).
     if (this._failure === null) this.settle(1006, '', false, new PicowsError('CONNECTION_LOST'));
     this._state = CLOSED;
@@ -235,7 +236,7 @@ export class Protocol {
     // Doubling keeps reassembly linear; the validator already refused anything over maxMessage (1009).
     let size = this.messageBuffer.length * 2;
     if (size < 256) size = 256;
-    if (size > this.maxMessage) size = this.maxMessage;
+    if (size > this.messageLimit) size = this.messageLimit;
     if (size < needed) size = needed;
     const grown = new Uint8Array(size);
     copyInto(grown, 0, this.messageBuffer, 0, this.messageLength);
@@ -297,15 +298,15 @@ export class Protocol {
   sendText(s: string): void {
     this.requireOpen();
     // UTF-8 never has fewer bytes than UTF-16 units: refuse before allocating the encoding.
-    if (s.length > this.maxMessage) this.tooBig(s.length, this.maxMessage);
+    if (s.length > this.messageLimit) this.tooBig(s.length, this.messageLimit);
     const bytes = this.encodeText(s);
-    if (bytes.length > this.maxMessage) this.tooBig(bytes.length, this.maxMessage);
+    if (bytes.length > this.messageLimit) this.tooBig(bytes.length, this.messageLimit);
     this.queueMessage(OP_TEXT, bytes, true);
   }
 
   sendBinary(b: Uint8Array): void {
     this.requireOpen();
-    if (b.length > this.maxMessage) this.tooBig(b.length, this.maxMessage);
+    if (b.length > this.messageLimit) this.tooBig(b.length, this.messageLimit);
     this.queueMessage(OP_BINARY, b, false);
   }
 
@@ -361,7 +362,7 @@ export class Protocol {
       frame = this.closeFrame;
       this.closeFrame = null;
     }
-    if (frame !== null) this.queuedBytes -= frame.length;
+    if (frame !== null) this.outgoingBytes -= frame.length;
     return frame;
   }
 
@@ -375,7 +376,7 @@ export class Protocol {
     }
     // RFC 6455 5.4: the first fragment carries the opcode, the others continuation (0), the last FIN.
     const start = this.dataSent;
-    let end = start + this.fragmentSize;
+    let end = start + this.fragmentLimit;
     if (end >= message.length) end = message.length;
     const last = end === message.length;
     const frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? opcode : 0), message, start, end, this.random32(), this.core);
@@ -390,7 +391,7 @@ export class Protocol {
   }
 
   private requireOpen(): void {
-    if (this._state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this._state }, 'the connection is not open (state ' + this._state + ')');
+    if (this._state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this._state }, DEVICE ? undefined : 'the connection is not open (state ' + this._state + ')');
   }
 
   private tooBig(size: number, limit: number): never {
@@ -399,32 +400,32 @@ export class Protocol {
 
   private queueMessage(opcode: number, bytes: Uint8Array, owned: boolean): void {
     const length = bytes.length;
-    if (length <= this.fragmentSize) {
+    if (length <= this.fragmentLimit) {
       // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
       this.dataQueue.push(buildMaskedFrame(FIN | opcode, bytes, 0, length, this.random32(), this.core));
       this.dataOps.push(READY_FRAME);
-      this.queuedBytes += maskedHeaderSize(length) + length;
+      this.outgoingBytes += maskedHeaderSize(length) + length;
       return;
     }
     // Fragmented lazily, one frame per nextOutgoing(); a caller's buffer is copied so later changes do not leak in.
     this.dataQueue.push(owned ? bytes : new Uint8Array(bytes));
     this.dataOps.push(opcode);
-    const size = this.fragmentSize;
+    const size = this.fragmentLimit;
     const whole = Math.floor(length / size);
     const rest = length - whole * size;
-    this.queuedBytes += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
+    this.outgoingBytes += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
   }
 
   private sendControl(opcode: number, payload: Uint8Array | undefined): void {
     const bytes = payload || EMPTY;
-    if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
+    if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
     if (this._state === OPEN) this.queueControl(opcode, bytes);
   }
 
   private queueControl(opcode: number, payload: Uint8Array): void {
     const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core);
     this.controlFrames.push(frame);
-    this.queuedBytes += frame.length;
+    this.outgoingBytes += frame.length;
   }
 
   private queueClose(code: number | undefined, reason: Uint8Array | null): void {
@@ -432,7 +433,7 @@ export class Protocol {
     const frame = buildMaskedFrame(FIN | OP_CLOSE, payload, 0, payload.length, this.random32(), this.core);
     this.closeFrame = frame;
     this.closeQueued = true;
-    this.queuedBytes += frame.length;
+    this.outgoingBytes += frame.length;
   }
 
   private dropOutgoing(): void {
@@ -440,7 +441,7 @@ export class Protocol {
     this.dataQueue.length = 0;
     this.dataOps.length = 0;
     this.dataSent = 0;
-    this.queuedBytes = this.closeFrame !== null ? this.closeFrame.length : 0;
+    this.outgoingBytes = this.closeFrame !== null ? this.closeFrame.length : 0;
   }
 }
 

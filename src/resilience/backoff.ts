@@ -31,6 +31,8 @@
  * Randomness is injected (`random(): number in [0, 1)`): Kaluma's Math.random is
  * unseeded and repeats every boot (kaluma.md §3), so the board passes the hardware RNG.
  */
+import { orDefault } from '../or-default';
+
 export interface BackoffOptions {
   /** The first window's ceiling, ms. Default 1000. */
   baseMs?: number;
@@ -65,12 +67,12 @@ export class Backoff {
   private thawed = false;
 
   constructor(private readonly random: () => number, opts: BackoffOptions = {}) {
-    this.baseMs = opts.baseMs === undefined ? 1000 : opts.baseMs;
-    this.factor = opts.factor === undefined ? 2 : opts.factor;
-    this.capMs = opts.capMs === undefined ? 30000 : opts.capMs;
-    this.minDelayMs = opts.minDelayMs === undefined ? 100 : opts.minDelayMs;
-    this.minUptimeMs = opts.minUptimeMs === undefined ? 5000 : opts.minUptimeMs;
-    this.maxRetries = opts.maxRetries === undefined ? Infinity : opts.maxRetries;
+    this.baseMs = orDefault(opts.baseMs, 1000);
+    this.factor = orDefault(opts.factor, 2);
+    this.capMs = orDefault(opts.capMs, 30000);
+    this.minDelayMs = orDefault(opts.minDelayMs, 100);
+    this.minUptimeMs = orDefault(opts.minUptimeMs, 5000);
+    this.maxRetries = orDefault(opts.maxRetries, Infinity);
   }
 
   /** The retry budget is spent: the client should stop. */

@@ -19,7 +19,9 @@
  * The monitor owns no socket: it reads the clock, asks for pings and reports death
  * through callbacks, so tests drive it on virtual time.
  */
+import { putUint32 } from '../bytes';
 import type { Clock } from '../client/clock';
+import { orDefault } from '../or-default';
 
 export interface LivenessOptions {
   /** ms of inbound silence before a ping. Default 5000. 0 turns liveness off. */
@@ -37,9 +39,10 @@ export interface LivenessHooks {
 }
 
 export class LivenessMonitor {
-  readonly pingInterval: number;
-  readonly pongTimeout: number;
-  readonly pongTimeoutFloor: number;
+  /** The options, resolved: pingInterval, and pongTimeout / pongTimeoutFloor that bound the deadline. */
+  private readonly intervalMs: number;
+  private readonly deadlineMaxMs: number;
+  private readonly deadlineMinMs: number;
   /** Smoothed RTT (RFC 6298 style), ms; -1 until measured. */
   srtt = -1;
   /** Last RTT sample, ms. */
@@ -48,28 +51,28 @@ export class LivenessMonitor {
   private pingSentAt = -1;
   private pingSeq = 0;
   private readonly payload = new Uint8Array(4);
-  private timer: unknown = undefined;
+  private timer: unknown;
   private running = false;
 
   constructor(private readonly clock: Clock, private readonly hooks: LivenessHooks, opts: LivenessOptions = {}) {
-    this.pingInterval = opts.pingInterval === undefined ? 5000 : opts.pingInterval;
-    this.pongTimeout = opts.pongTimeout === undefined ? 5000 : opts.pongTimeout;
-    this.pongTimeoutFloor = opts.pongTimeoutFloor === undefined ? 2000 : Math.min(opts.pongTimeoutFloor, this.pongTimeout);
+    this.intervalMs = orDefault(opts.pingInterval, 5000);
+    this.deadlineMaxMs = orDefault(opts.pongTimeout, 5000);
+    this.deadlineMinMs = opts.pongTimeoutFloor === undefined ? 2000 : Math.min(opts.pongTimeoutFloor, this.deadlineMaxMs);
   }
 
   /** The pong deadline in force now, ms. */
   get deadline(): number {
-    if (this.srtt < 0) return this.pongTimeout;
-    return Math.max(this.pongTimeoutFloor, Math.min(this.pongTimeout, Math.ceil(4 * this.srtt)));
+    if (this.srtt < 0) return this.deadlineMaxMs;
+    return Math.max(this.deadlineMinMs, Math.min(this.deadlineMaxMs, Math.ceil(4 * this.srtt)));
   }
 
   /** Starts watching (the connection just opened). */
   start(): void {
-    if (this.pingInterval <= 0) return;
+    if (this.intervalMs <= 0) return;
     this.running = true;
     this.lastRx = this.clock.now();
     this.pingSentAt = -1;
-    this.schedule(this.pingInterval);
+    this.schedule(this.intervalMs);
   }
 
   stop(): void {
@@ -101,7 +104,7 @@ export class LivenessMonitor {
     // the timer armed for the pong deadline, pings would go every pingInterval +
     // deadline (7 s with the defaults), too rare for an idle timeout the interval was
     // chosen to beat (nginx proxy_read_timeout, NAT: ws#1598, ws#2283).
-    if (this.running) this.schedule(this.pingInterval);
+    if (this.running) this.schedule(this.intervalMs);
   }
 
   private schedule(ms: number): void {
@@ -124,24 +127,20 @@ export class LivenessMonitor {
         this.hooks.dead(silent);
         return;
       }
-      if (silent < this.pingInterval) this.pingSentAt = -1; // traffic resumed; the ping's answer is no longer awaited
+      if (silent < this.intervalMs) this.pingSentAt = -1; // traffic resumed; the ping's answer is no longer awaited
       else {
         this.schedule(this.deadline - since);
         return;
       }
     }
-    if (silent >= this.pingInterval) {
+    if (silent >= this.intervalMs) {
       this.pingSeq = (this.pingSeq + 1) >>> 0;
-      const p = this.payload;
-      p[0] = this.pingSeq >>> 24;
-      p[1] = (this.pingSeq >>> 16) & 0xff;
-      p[2] = (this.pingSeq >>> 8) & 0xff;
-      p[3] = this.pingSeq & 0xff;
+      putUint32(this.payload, 0, this.pingSeq);
       this.pingSentAt = now;
-      this.hooks.sendPing(p);
+      this.hooks.sendPing(this.payload);
       this.schedule(this.deadline);
     } else {
-      this.schedule(this.pingInterval - silent);
+      this.schedule(this.intervalMs - silent);
     }
   }
 }

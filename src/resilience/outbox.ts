@@ -25,6 +25,8 @@
  * Sizes: a string counts its length (UTF-16 units: ≈ its heap cost on JerryScript for
  * ASCII, kaluma.md §2), a Uint8Array its byteLength.
  */
+import { orDefault } from '../or-default';
+
 export type OutboxMessage = string | Uint8Array;
 export type Overflow = 'drop-oldest' | 'drop-newest';
 export type DropReason = 'too-big' | 'full' | 'evicted' | 'coalesced' | 'expired' | 'session';
@@ -88,54 +90,54 @@ export class Outbox {
   nextSeq: number;
   readonly maxCount: number;
   readonly maxBytes: number;
-  private readonly acks: boolean;
-  private readonly window: number;
-  private readonly overflow: Overflow;
-  private readonly now: () => number;
+  private readonly acking: boolean;
+  private readonly windowSize: number;
+  private readonly defaultOverflow: Overflow;
+  private readonly clockNow: () => number;
   private head = 0;
-  // The ring, one slot per message; `seqs` 0 = not sent yet, `exp` Infinity = no TTL.
+  // The ring, one slot per message; `seqs` 0 = not sent yet, `expiresAt` Infinity = no TTL.
   private readonly msg: (OutboxMessage | null)[];
-  private readonly keys: (string | null)[];
-  private readonly size: Int32Array;
-  private readonly flags: Uint8Array;
+  private readonly keyOf: (string | null)[];
+  private readonly sizeOf: Int32Array;
+  private readonly flagsOf: Uint8Array;
   private readonly seqs: Float64Array;
-  private readonly exp: Float64Array;
+  private readonly expiresAt: Float64Array;
 
   constructor(opts: OutboxOptions = {}) {
     const cap = (this.maxCount = opts.maxCount || 32);
-    this.maxBytes = opts.maxBytes === undefined ? 4096 : opts.maxBytes;
-    this.acks = !!opts.acks;
-    this.window = opts.window || cap;
-    this.overflow = opts.overflow || 'drop-oldest';
-    this.now = opts.now || (() => 0);
+    this.maxBytes = orDefault(opts.maxBytes, 4096);
+    this.acking = !!opts.acks;
+    this.windowSize = opts.window || cap;
+    this.defaultOverflow = opts.overflow || 'drop-oldest';
+    this.clockNow = opts.now || (() => 0);
     this.nextSeq = opts.firstSeq || 1;
     this.msg = new Array(cap);
-    this.keys = new Array(cap);
-    for (let i = 0; i < cap; i++) this.msg[i] = this.keys[i] = null;
-    this.size = new Int32Array(cap);
-    this.flags = new Uint8Array(cap);
+    this.keyOf = new Array(cap);
+    for (let i = 0; i < cap; i++) this.msg[i] = this.keyOf[i] = null;
+    this.sizeOf = new Int32Array(cap);
+    this.flagsOf = new Uint8Array(cap);
     this.seqs = new Float64Array(cap);
-    this.exp = new Float64Array(cap);
+    this.expiresAt = new Float64Array(cap);
   }
 
   /** Queues a message. Returns 'queued', or why it was not (counted in stats.dropped); a refusal changes nothing else. */
   push(m: OutboxMessage, o: PushOptions = {}): 'queued' | DropReason {
     const n = typeof m === 'string' ? m.length : m.byteLength;
-    const key = o.key === undefined ? null : o.key;
-    const keep = (o.overflow || this.overflow) === 'drop-newest';
+    const key = orDefault(o.key, null);
+    const keep = (o.overflow || this.defaultOverflow) === 'drop-newest';
     if (n > this.maxBytes) return this.refuse('too-big', n);
-    const now = this.now();
+    const now = this.clockNow();
     // The live message with the same key (there is at most one).
     let match = -1;
     for (let i = 0; key !== null && i < this.length; i++) {
-      const q = this.at(i);
-      if (this.keys[q] === key && !(this.flags[q] & SUPERSEDED)) match = i;
+      const q = this.slot(i);
+      if (this.keyOf[q] === key && !(this.flagsOf[q] & SUPERSEDED)) match = i;
     }
     if (match >= 0) {
-      const q = this.at(match);
-      if (!this.seqs[q] && this.bytes - this.size[q] + n <= this.maxBytes) {
-        this.count('coalesced', this.size[q]);
-        this.bytes -= this.size[q];
+      const q = this.slot(match);
+      if (!this.seqs[q] && this.bytes - this.sizeOf[q] + n <= this.maxBytes) {
+        this.countDrop('coalesced', this.sizeOf[q]);
+        this.bytes -= this.sizeOf[q];
         return this.put(q, m, n, key, keep, o, now);
       }
     }
@@ -146,30 +148,30 @@ export class Outbox {
       let count = this.length;
       let bytes = this.bytes;
       for (let i = 0; i < this.length; i++) {
-        const q = this.at(i);
-        if (i === match || this.exp[q] <= now || this.flags[q] & SUPERSEDED || !(keep || this.flags[q] & KEEP)) {
+        const q = this.slot(i);
+        if (i === match || this.expiresAt[q] <= now || this.flagsOf[q] & SUPERSEDED || !(keep || this.flagsOf[q] & KEEP)) {
           count--;
-          bytes -= this.size[q];
+          bytes -= this.sizeOf[q];
         }
       }
       if (count >= this.maxCount || bytes + n > this.maxBytes) return this.refuse('full', n);
     }
     if (match >= 0) {
       // Sent already: the server may hold its seq, so it is never rewritten, only not resent.
-      if (this.seqs[this.at(match)]) this.flags[this.at(match)] |= SUPERSEDED;
+      if (this.seqs[this.slot(match)]) this.flagsOf[this.slot(match)] |= SUPERSEDED;
       else this.remove(match, 'coalesced');
     }
     for (let i = 0; i < this.length && !this.fits(n); ) {
-      const q = this.at(i);
-      if (this.exp[q] <= now) this.remove(i, 'expired');
-      else if (this.flags[q] & SUPERSEDED) this.remove(i, 'coalesced');
+      const q = this.slot(i);
+      if (this.expiresAt[q] <= now) this.remove(i, 'expired');
+      else if (this.flagsOf[q] & SUPERSEDED) this.remove(i, 'coalesced');
       else i++;
     }
     for (let i = 0; !this.fits(n); ) {
-      if (this.flags[this.at(i)] & KEEP) i++;
+      if (this.flagsOf[this.slot(i)] & KEEP) i++;
       else this.remove(i, 'evicted');
     }
-    return this.put(this.at(this.length++), m, n, key, keep, o, now);
+    return this.put(this.slot(this.length++), m, n, key, keep, o, now);
   }
 
   /**
@@ -178,15 +180,15 @@ export class Outbox {
    * `seq` tells its seq.
    */
   take(): OutboxMessage | null {
-    const now = this.now();
-    while (this.inFlight < this.length && this.inFlight < this.window) {
+    const now = this.clockNow();
+    while (this.inFlight < this.length && this.inFlight < this.windowSize) {
       const i = this.inFlight;
-      const p = this.at(i);
-      if (this.flags[p] & SUPERSEDED) this.remove(i, 'coalesced');
-      else if (this.exp[p] <= now) this.remove(i, 'expired');
+      const p = this.slot(i);
+      if (this.flagsOf[p] & SUPERSEDED) this.remove(i, 'coalesced');
+      else if (this.expiresAt[p] <= now) this.remove(i, 'expired');
       else {
         const m = this.msg[p] as OutboxMessage;
-        if (!this.acks) {
+        if (!this.acking) {
           this.stats.sent++;
           this.remove(0, null);
           return m;
@@ -225,24 +227,24 @@ export class Outbox {
   rewind(): void {
     this.inFlight = 0;
     for (let i = 0; i < this.length; ) {
-      if (this.flags[this.at(i)] & SESSION) this.remove(i, 'session');
+      if (this.flagsOf[this.slot(i)] & SESSION) this.remove(i, 'session');
       else i++;
     }
   }
 
   private put(p: number, m: OutboxMessage, n: number, key: string | null, keep: boolean, o: PushOptions, now: number): 'queued' {
     this.msg[p] = m;
-    this.keys[p] = key;
-    this.size[p] = n;
-    this.flags[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
+    this.keyOf[p] = key;
+    this.sizeOf[p] = n;
+    this.flagsOf[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
     this.seqs[p] = 0;
-    this.exp[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
+    this.expiresAt[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
     this.bytes += n;
     this.stats.queued++;
     return 'queued';
   }
 
-  private at(i: number): number {
+  private slot(i: number): number {
     return (this.head + i) % this.maxCount;
   }
 
@@ -250,37 +252,37 @@ export class Outbox {
     return this.length < this.maxCount && this.bytes + n <= this.maxBytes;
   }
 
-  private count(why: DropReason, n: number): void {
+  private countDrop(why: DropReason, n: number): void {
     this.stats.dropped[why]++;
     this.stats.droppedBytes += n;
   }
 
   private refuse(why: DropReason, n: number): DropReason {
-    this.count(why, n);
+    this.countDrop(why, n);
     return why;
   }
 
   /** Removes the message at queue position i, keeping the order of the rest. */
   private remove(i: number, why: DropReason | null): void {
-    const p = this.at(i);
-    if (why) this.count(why, this.size[p]);
-    this.bytes -= this.size[p];
+    const p = this.slot(i);
+    if (why) this.countDrop(why, this.sizeOf[p]);
+    this.bytes -= this.sizeOf[p];
     if (i < this.inFlight) this.inFlight--;
     let to = p;
     if (i === 0) this.head = (this.head + 1) % this.maxCount;
     else {
       for (let j = i + 1; j < this.length; j++) {
-        const from = this.at(j);
+        const from = this.slot(j);
         this.msg[to] = this.msg[from];
-        this.keys[to] = this.keys[from];
-        this.size[to] = this.size[from];
-        this.flags[to] = this.flags[from];
+        this.keyOf[to] = this.keyOf[from];
+        this.sizeOf[to] = this.sizeOf[from];
+        this.flagsOf[to] = this.flagsOf[from];
         this.seqs[to] = this.seqs[from];
-        this.exp[to] = this.exp[from];
+        this.expiresAt[to] = this.expiresAt[from];
         to = from;
       }
     }
-    this.msg[to] = this.keys[to] = null;
+    this.msg[to] = this.keyOf[to] = null;
     this.length--;
   }
 }

@@ -34,6 +34,7 @@
  * has the last word.
  */
 import type { CloseCause } from '../client/close-cause';
+import { orDefault } from '../or-default';
 
 export type PolicyClass = 'transient' | 'try-later' | 'broken-peer' | 'rejected' | 'server-normal' | 'user';
 
@@ -136,7 +137,7 @@ export class Policy {
 
   constructor(opts: PolicyOptions = {}) {
     this.opts = opts;
-    this.ring = new Array(opts.diagnostics === undefined ? 8 : opts.diagnostics);
+    this.ring = new Array(orDefault(opts.diagnostics, 8));
   }
 
   /** Decides what to do about one ending. Counts broken-peer endings and records diagnostics. */
@@ -147,7 +148,7 @@ export class Policy {
     const d = this.ofClass(classify(e));
     d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
     const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
-    if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, o.maxRetryAfterMs === undefined ? 3600000 : o.maxRetryAfterMs);
+    if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
     const table = o.overrides;
     if (table) {
       const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
@@ -170,7 +171,7 @@ export class Policy {
       }
     }
     let r = o.decide ? o.decide(e, d) : d;
-    if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= (o.breakerAfter === undefined ? 5 : o.breakerAfter)) {
+    if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
       r = { action: 'stop', class: r.class, harder: r.harder, reason: r.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
     if (r.class === 'broken-peer' || r.class === 'rejected') this.record(e, r);

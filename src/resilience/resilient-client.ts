@@ -20,7 +20,7 @@
 import { PicowsError } from '../errors';
 import { DEFAULT_MAX_MESSAGE } from '../core/types';
 import type { Clock } from '../client/clock';
-import type { CloseEvent } from '../client/events';
+import { listenerThrew, type CloseEvent } from '../client/events';
 import type { Runtime } from '../client/runtime';
 import { WebSocket, type WebSocketOptions } from '../client/websocket';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
@@ -111,18 +111,18 @@ export class ResilientClient {
   private liveness: LivenessMonitor | null = null;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private timer: unknown = undefined;
-  private linkTimer: unknown = undefined;
-  private flushTimer: unknown = undefined;
+  private timer: unknown;
+  private linkTimer: unknown;
+  private flushTimer: unknown;
   private openedAt = -1;
   private totalUptime = 0;
-  private attempts = 0;
-  private connects = 0;
-  private lastClose: LastClose | null = null;
-  private readonly closesByCause: { [cause: string]: number } = {};
+  private attemptsMade = 0;
+  private opens = 0;
+  private lastEnding: LastClose | null = null;
+  private readonly closeCounts: { [cause: string]: number } = {};
   private userStopped = false;
   /** The RTT last measured, kept across connections for stats (ms; -1 never). */
-  private rtt = -1;
+  private lastRttMs = -1;
   /** Messages refused by send() because the socket could not carry them (counted with the outbox's drops). */
   private tooBig = 0;
   /** Outbox drops already reported as events, per reason: every drop is emitted once. */
@@ -149,8 +149,8 @@ export class ResilientClient {
   /** Closes cleanly and stops reconnecting. Queued messages stay in the outbox. */
   stop(code = 1000, reason = ''): void {
     this.userStopped = true;
-    this.cancel('timer');
-    this.cancel('linkTimer');
+    this.timer = this.cancel(this.timer);
+    this.linkTimer = this.cancel(this.linkTimer);
     const ws = this.ws;
     if (ws && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) ws.close(code, reason);
     // Already closing (the peer's Close, a protocol error): its close event ends it as the user's stop.
@@ -189,14 +189,14 @@ export class ResilientClient {
     const up = this.openedAt >= 0 ? this.clock.now() - this.openedAt : 0;
     return {
       state: this.state,
-      attempts: this.attempts,
-      connects: this.connects,
+      attempts: this.attemptsMade,
+      connects: this.opens,
       uptimeMs: up,
       totalUptimeMs: this.totalUptime + up,
       backoffMs: this.backoff.delay,
       attempt: this.backoff.attempt,
-      lastClose: this.lastClose,
-      rttMs: this.liveness && this.liveness.srtt >= 0 ? Math.round(this.liveness.srtt) : this.rtt,
+      lastClose: this.lastEnding,
+      rttMs: this.liveness && this.liveness.srtt >= 0 ? Math.round(this.liveness.srtt) : this.lastRttMs,
       queued: this.outbox.length,
       queuedBytes: this.outbox.bytes,
       inFlight: this.outbox.inFlight,
@@ -205,20 +205,20 @@ export class ResilientClient {
       resent: o.resent,
       dropped,
       droppedBy,
-      closesByCause: this.closesByCause,
+      closesByCause: this.closeCounts,
     };
   }
 
   // ---- connecting ----
 
   private connect(): void {
-    this.cancel('timer');
+    this.timer = this.cancel(this.timer);
     if (this.backoff.frozen) {
       // The link is known to be down: an attempt cannot succeed, so none is made or counted.
       this.setState('waiting-link');
       return;
     }
-    this.attempts++;
+    this.attemptsMade++;
     this.setState('connecting');
     if (this.userStopped) return; // a 'state' listener called stop()
     let ws: WebSocket;
@@ -238,13 +238,13 @@ export class ResilientClient {
     ws.onactivity = () => live.bytesReceived();
     ws.onpong = (p) => live.pongReceived(p);
     ws.onopen = () => {
-      this.connects++;
+      this.opens++;
       this.openedAt = this.clock.now();
       this.backoff.opened(this.openedAt);
       if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
       live.start();
       this.setState('open');
-      this.emit({ type: 'open', attempt: this.attempts, protocol: ws.protocol });
+      this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
       this.flush();
     };
     ws.onmessage = (ev) => {
@@ -269,10 +269,10 @@ export class ResilientClient {
     this.ws = null;
     if (this.liveness) {
       this.liveness.stop();
-      if (this.liveness.srtt >= 0) this.rtt = Math.round(this.liveness.srtt);
+      if (this.liveness.srtt >= 0) this.lastRttMs = Math.round(this.liveness.srtt);
     }
     this.liveness = null;
-    this.cancel('flushTimer');
+    this.flushTimer = this.cancel(this.flushTimer);
     this.outbox.rewind();
     this.reportDrops();
     const now = this.clock.now();
@@ -282,8 +282,8 @@ export class ResilientClient {
       if (this.backoff.closed(now)) this.policy.healthy();
     }
     const errorId = ev.error ? ev.error.id : null;
-    this.lastClose = { code: ev.code, reason: ev.reason, cause: ev.cause, wasClean: ev.wasClean, errorId, at: now };
-    this.closesByCause[ev.cause] = (this.closesByCause[ev.cause] || 0) + 1;
+    this.lastEnding = { code: ev.code, reason: ev.reason, cause: ev.cause, wasClean: ev.wasClean, errorId, at: now };
+    this.closeCounts[ev.cause] = (this.closeCounts[ev.cause] || 0) + 1;
     // The user's stop wins over whatever the close looked like (a close-timeout after close() is still the user's).
     const ending = this.userStopped ? { cause: 'local-close' as const, code: ev.code, error: ev.error } : ev;
     const decision = ev.cause === 'wifi-lost' && !this.userStopped ? null : this.policy.decide(ending);
@@ -320,8 +320,8 @@ export class ResilientClient {
   }
 
   private setStopped(reason: string): void {
-    this.cancel('timer');
-    this.cancel('linkTimer');
+    this.timer = this.cancel(this.timer);
+    this.linkTimer = this.cancel(this.linkTimer);
     this.setState('stopped');
     this.emit({ type: 'stopped', reason });
   }
@@ -346,7 +346,7 @@ export class ResilientClient {
       // The radio is down: the connection is dead now, whatever TCP thinks.
       if (ws) ws.abort('WIFI_LOST');
       else if (this.state === 'backoff') {
-        this.cancel('timer');
+        this.timer = this.cancel(this.timer);
         this.setState('waiting-link');
       }
       return;
@@ -444,13 +444,13 @@ export class ResilientClient {
     try {
       this.onevent(ev);
     } catch (e) {
-      console.error('picows: an event listener threw:', e);
+      listenerThrew(e);
     }
   }
 
-  private cancel(which: 'timer' | 'linkTimer' | 'flushTimer'): void {
-    const h = this[which];
+  /** Cancels a timer, if one is set; returns undefined for the field: `this.timer = this.cancel(this.timer)`. */
+  private cancel(h: unknown): undefined {
     if (h !== undefined) this.clock.cancel(h);
-    this[which] = undefined;
+    return undefined;
   }
 }
