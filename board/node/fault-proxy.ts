@@ -19,6 +19,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
+import { mulberry32 } from '../sim/prng';
 
 export type Direction = 'toClient' | 'toServer';
 
@@ -101,17 +102,6 @@ const LANE_HIGH_WATER = 64 * 1024;
 /** The token bucket holds at most this long's worth of bytes: the largest burst a throttled lane sends. */
 const THROTTLE_BURST_MS = 20;
 
-/** mulberry32: a tiny seeded PRNG, good enough to pick bits to flip reproducibly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Send RST where Node can (18.3+), else a plain destroy. A socket still connecting has nothing to reset. */
 function resetSocket(socket: net.Socket): void {
@@ -610,7 +600,7 @@ export class FaultProxy extends EventEmitter {
     super();
     this.target = { host: opts.target.host, port: opts.target.port };
     this.listenPort = opts.listenPort ?? 0;
-    this.random = seededRandom(opts.seed ?? 1);
+    this.random = mulberry32(opts.seed ?? 1);
     // allowHalfOpen: a client's FIN is passed on as a FIN, not turned into a close of both directions.
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.onSocket(socket));
   }

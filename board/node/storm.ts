@@ -39,6 +39,7 @@ import { ResilientClient, type ClientState, type ResilientEvent } from '../../sr
 import { startAckServer } from './ack-server';
 import type { DeviceTimeline, ReportData, SummaryRow } from './report-html';
 import { nodeRuntime } from './runtime';
+import { mulberry32Words } from '../sim/prng';
 
 export interface StormOptions {
   /** Clients in this process. Default 1000. */
@@ -180,17 +181,6 @@ const BIN = 100;
 /** random32 for lockstep: random() = 0xffffffff / 2^32 ≈ 1, so every delay is its window's ceiling. */
 const LOCKSTEP_WORD = 0xffffffff;
 
-/** mulberry32: a small, fast 32-bit PRNG; plenty for spreading simulated retries. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** The soft RLIMIT_NOFILE (a child shell inherits ours; Node cannot read or raise it). */
 function fdLimit(): number {
@@ -318,7 +308,7 @@ export async function runStorm(opts: StormOptions = {}): Promise<StormResult> {
   const sids = new Set<string>();
 
   for (let i = 0; i < N; i++) {
-    const prng = mulberry32(Math.imul(o.seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
+    const prng = mulberry32Words(Math.imul(o.seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
     let lockstep = false;
     const rt: Runtime = Object.assign({}, base, { random32: () => (lockstep ? LOCKSTEP_WORD : prng()) });
     let openedAt = -1;

@@ -31,6 +31,9 @@
  * fault's detection and reconnection can be attributed to it, and server restarts
  * keep device faults out of their window for the same reason.
  */
+import { mulberry32 } from './prng';
+
+export { mulberry32 };
 
 export type FaultKind = 'wifi' | 'blackhole' | 'reset' | 'latency' | 'corrupt' | 'server-restart';
 
@@ -136,17 +139,6 @@ export function isProfileName(name: string): name is ProfileName {
   return name === 'calm' || name === 'flaky' || name === 'hostile';
 }
 
-/** mulberry32: small, fast, and the same sequence on every platform for a given seed. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One 32-bit stream seed per (seed, stream): a seed and its neighbour give unrelated streams. */
 export function streamSeed(seed: number, stream: number): number {

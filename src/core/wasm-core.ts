@@ -10,6 +10,7 @@
  */
 import { DEFAULT_MAX_MESSAGE, RECORD_SLOTS, type Core, type FrameValidator } from './types';
 import { JsFrameValidator } from './validator-js';
+import { maskJs } from './mask-js';
 
 /** What assembly/index.ts exports. */
 interface CoreExports {
@@ -222,7 +223,7 @@ class WasmCore implements Core {
 
   mask(bytes: Uint8Array, start: number, end: number, key: number): void {
     if (end - start < MASK_IN_JS_BELOW) {
-      maskInJs(bytes, start, end, key);
+      maskJs(bytes, start, end, key);
       return;
     }
     const core = this.core;
@@ -238,22 +239,6 @@ class WasmCore implements Core {
   }
 }
 
-function maskInJs(bytes: Uint8Array, start: number, end: number, key: number): void {
-  const k0 = key >>> 24;
-  const k1 = (key >>> 16) & 0xff;
-  const k2 = (key >>> 8) & 0xff;
-  const k3 = key & 0xff;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    bytes[i] ^= k0;
-    bytes[i + 1] ^= k1;
-    bytes[i + 2] ^= k2;
-    bytes[i + 3] ^= k3;
-  }
-  if (i < end) bytes[i++] ^= k0;
-  if (i < end) bytes[i++] ^= k1;
-  if (i < end) bytes[i] ^= k2;
-}
 
 /** The WebAssembly core from build/core.wasm's bytes or its compiled module (instantiated synchronously). */
 export function createWasmCore(wasm: Uint8Array | WebAssembly.Module): Core {

@@ -26,22 +26,14 @@ import type { LinkMonitor } from '../../src/resilience/resilient-client';
 import { nodeCore } from '../../board/node/core';
 import { ackFrame, parseData } from '../../src/resilience/ack-protocol';
 import { closePayload, concat, frame } from '../vectors/build';
+import { mulberry32Words as seededRandom32 } from '../../board/sim/prng';
+
+export { seededRandom32 };
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** mulberry32: a small seeded PRNG, one 32-bit word per call. */
-export function seededRandom32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** How the server answers an upgrade request. */
 export type HandshakeAnswer =
