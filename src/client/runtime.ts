@@ -13,6 +13,8 @@ export interface Runtime {
   /** 32 bits from a strong RNG: masking keys and Sec-WebSocket-Key (Kaluma: rp2.randomBigInt, never Math.random). */
   random32(): number;
   encodeText(s: string): Uint8Array;
+  /** Where outgoing frames are built (optional; Node hands out pooled Buffer memory). */
+  allocBytes?(n: number): Uint8Array;
   /** Decodes bytes the core has already validated as UTF-8. */
   decodeText(bytes: Uint8Array, start: number, end: number): string;
   /** Whether wss:// is possible here (Kaluma: no TLS). */

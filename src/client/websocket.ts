@@ -219,6 +219,7 @@ export class WebSocket extends EventSource {
       core: this.rt.core,
       random32: this.rt.random32,
       encodeText: this.rt.encodeText,
+      allocBytes: this.rt.allocBytes,
       decodeText: this.rt.decodeText,
       maxMessage: this.opts.maxMessage,
       fragmentSize: this.opts.fragmentSize,

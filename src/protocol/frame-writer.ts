@@ -20,10 +20,11 @@ export function maskedHeaderSize(length: number): number {
  * `key` is a fresh 32-bit masking key (RFC 6455 5.3: unpredictable, one per frame);
  * its most significant byte is the first key byte on the wire, as core.mask expects.
  */
-export function buildMaskedFrame(firstByte: number, payload: Uint8Array, start: number, end: number, key: number, core: Core): Uint8Array {
+export function buildMaskedFrame(firstByte: number, payload: Uint8Array, start: number, end: number, key: number, core: Core, alloc?: (n: number) => Uint8Array): Uint8Array {
   const length = end - start;
   const header = maskedHeaderSize(length);
-  const frame = new Uint8Array(header + length);
+  // Every byte is written below, so a runtime may hand out uninitialised pooled memory.
+  const frame = alloc ? alloc(header + length) : new Uint8Array(header + length);
   frame[0] = firstByte;
   if (length < 126) {
     frame[1] = 0x80 | length;

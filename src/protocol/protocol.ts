@@ -68,6 +68,8 @@ export interface ProtocolOptions {
   /** A strong RNG: one fresh masking key per frame (RFC 6455 5.3). */
   random32(): number;
   encodeText(s: string): Uint8Array;
+  /** Where frames are built; default new Uint8Array (Node: Buffer.allocUnsafe, from its pool). */
+  allocBytes?(n: number): Uint8Array;
   /** bytes[start, end) are already validated UTF-8. */
   decodeText(bytes: Uint8Array, start: number, end: number): string;
   /** Largest message in either direction; default DEFAULT_MAX_MESSAGE. */
@@ -83,6 +85,7 @@ export class Protocol {
   private readonly core: Core;
   private readonly random32: () => number;
   private readonly encodeText: (s: string) => Uint8Array;
+  private readonly alloc: ((n: number) => Uint8Array) | undefined;
   private readonly decodeText: (bytes: Uint8Array, start: number, end: number) => string;
   /** Largest message, either direction (options.maxMessage). */
   private readonly messageLimit: number;
@@ -126,6 +129,7 @@ export class Protocol {
     this.core = opts.core;
     this.random32 = opts.random32;
     this.encodeText = opts.encodeText;
+    this.alloc = opts.allocBytes;
     this.decodeText = opts.decodeText;
     // 0 is a valid maximum (only empty messages), not "the default".
     this.messageLimit = orDefault(opts.maxMessage, DEFAULT_MAX_MESSAGE);
@@ -379,7 +383,7 @@ export class Protocol {
     let end = start + this.fragmentLimit;
     if (end >= message.length) end = message.length;
     const last = end === message.length;
-    const frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? opcode : 0), message, start, end, this.random32(), this.core);
+    const frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? opcode : 0), message, start, end, this.random32(), this.core, this.alloc);
     if (last) {
       this.dataQueue.shift();
       this.dataOps.shift();
@@ -402,7 +406,7 @@ export class Protocol {
     const length = bytes.length;
     if (length <= this.fragmentLimit) {
       // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
-      this.dataQueue.push(buildMaskedFrame(FIN | opcode, bytes, 0, length, this.random32(), this.core));
+      this.dataQueue.push(buildMaskedFrame(FIN | opcode, bytes, 0, length, this.random32(), this.core, this.alloc));
       this.dataOps.push(READY_FRAME);
       this.outgoingBytes += maskedHeaderSize(length) + length;
       return;
@@ -423,14 +427,14 @@ export class Protocol {
   }
 
   private queueControl(opcode: number, payload: Uint8Array): void {
-    const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core);
+    const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core, this.alloc);
     this.controlFrames.push(frame);
     this.outgoingBytes += frame.length;
   }
 
   private queueClose(code: number | undefined, reason: Uint8Array | null): void {
     const payload = encodeClosePayload(code, reason);
-    const frame = buildMaskedFrame(FIN | OP_CLOSE, payload, 0, payload.length, this.random32(), this.core);
+    const frame = buildMaskedFrame(FIN | OP_CLOSE, payload, 0, payload.length, this.random32(), this.core, this.alloc);
     this.closeFrame = frame;
     this.closeQueued = true;
     this.outgoingBytes += frame.length;
