@@ -156,6 +156,128 @@ describe('Backoff', () => {
     expect(b.next()).toBeGreaterThanOrEqual(0);
   });
 
+  describe('the fleet window (dropWindowMs)', () => {
+    /** A Backoff whose last connection, opened at 0, stayed up `uptime` ms. */
+    const afterConnection = (uptime: number, opts = {}, seed = 12) => {
+      const b = new Backoff(seeded(seed), opts);
+      b.opened(0);
+      b.closed(uptime);
+      return b;
+    };
+
+    it('defaults to 5000 ms, and is never wider than the cap', () => {
+      expect(new Backoff(seeded(1)).dropWindowMs).toBe(5000);
+      expect(new Backoff(seeded(1), { dropWindowMs: 8000 }).dropWindowMs).toBe(8000);
+      expect(new Backoff(seeded(1), { capMs: 2000 }).dropWindowMs).toBe(2000);
+    });
+
+    it('arms only when a stable connection ends: not at boot, not after a short one', () => {
+      const boot = new Backoff(seeded(13));
+      expect(boot.afterDrop).toBe(false);
+      boot.next();
+      expect(boot.ceiling).toBe(1000);
+
+      const short = afterConnection(4999);
+      expect(short.afterDrop).toBe(false);
+      short.next();
+      expect(short.ceiling).toBe(1000);
+
+      const stable = afterConnection(5000);
+      expect(stable.afterDrop).toBe(true);
+      stable.next();
+      expect(stable.ceiling).toBe(5000);
+    });
+
+    it('applies to every retry until the device is open again: windows 5, 5, 5, 8, 16, 30 s', () => {
+      const b = afterConnection(60000);
+      const ceilings: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        b.next();
+        ceilings.push(b.ceiling);
+      }
+      expect(ceilings).toEqual([5000, 5000, 5000, 8000, 16000, 30000, 30000]);
+      expect(b.attempt).toBe(7);
+      // Open again: gone, even if that connection is short and the counter goes on.
+      b.opened(100000);
+      expect(b.afterDrop).toBe(false);
+      expect(b.closed(100050)).toBe(false);
+      b.next();
+      expect(b.ceiling).toBe(30000);
+      b.reset();
+      b.next();
+      expect(b.ceiling).toBe(1000);
+    });
+
+    it('leaves wider windows alone: a class multiplier or a larger ceiling wins', () => {
+      const b = afterConnection(60000);
+      b.next(16);
+      expect(b.ceiling).toBe(16000);
+      b.next(4);
+      expect(b.ceiling).toBe(8000);
+      const c = afterConnection(60000);
+      c.next(4);
+      expect(c.ceiling).toBe(5000); // try-later's first 4 s widened
+    });
+
+    it('draws U(minDelay, max(window, ceiling)), full jitter over the whole window (KS test)', () => {
+      const draws: number[] = [];
+      for (let i = 0; i < 5000; i++) {
+        const b = afterConnection(60000, {}, 1000 + i);
+        const d = b.next();
+        expect(d).toBeGreaterThanOrEqual(100);
+        expect(d).toBeLessThanOrEqual(5000);
+        draws.push(d);
+      }
+      expect(ksUniform(draws, 100, 5000)).toBeLessThan(ksCritical(draws.length));
+      expect(Math.min(...draws)).toBeLessThan(200);
+      expect(Math.max(...draws)).toBeGreaterThan(4900);
+      // Retry-After goes under it, as under the usual window.
+      const b = afterConnection(60000);
+      const d = b.next(1, 60000);
+      expect(d).toBeGreaterThanOrEqual(60100);
+      expect(d).toBeLessThanOrEqual(65000);
+    });
+
+    it('is off with 0: the plain exponential windows after a stable connection', () => {
+      const b = afterConnection(60000, { dropWindowMs: 0 });
+      const ceilings: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        b.next();
+        ceilings.push(b.ceiling);
+      }
+      expect(ceilings).toEqual([1000, 2000, 4000, 8000]);
+    });
+
+    it('is not armed by a connection that ends while frozen (Wi-Fi lost)', () => {
+      const b = new Backoff(seeded(14));
+      b.opened(0);
+      b.freeze();
+      expect(b.closed(60000)).toBe(true); // still a healthy connection: the counter resets
+      expect(b.afterDrop).toBe(false);
+      b.thaw();
+      b.next();
+      b.next();
+      expect(b.ceiling).toBe(1000);
+    });
+
+    it('is ignored by the prompt retry after thaw(), and applies again after it', () => {
+      const b = afterConnection(60000);
+      b.next();
+      b.freeze();
+      b.thaw();
+      for (let i = 0; i < 200; i++) {
+        b.freeze();
+        b.thaw();
+        expect(b.next()).toBeLessThanOrEqual(1000);
+        expect(b.ceiling).toBe(1000);
+      }
+      expect(b.attempt).toBe(1);
+      expect(b.afterDrop).toBe(true);
+      b.next(); // counted: the server may still be down
+      expect(b.ceiling).toBe(5000);
+    });
+  });
+
   it('exposes the last delay for stats', () => {
     const b = new Backoff(seeded(11));
     expect(b.delay).toBe(-1);

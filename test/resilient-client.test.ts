@@ -258,23 +258,80 @@ describe('reconnect backoff', () => {
     expect(run(5)).not.toEqual(run(6));
   });
 
-  it('keeps growing while connections drop at once, and resets after one stayed up minUptime (5 s)', () => {
-    const { net, c, of } = setup();
+  /** Connections live 100 ms, except the fifth: 6 s, more than minUptime. Returns the reconnects and their ceilings. */
+  const dropsAfterOneStable = (opts?: ResilientOptions) => {
+    const { net, c, of } = setup(opts);
     const ceilings: number[] = [];
     const prev = c.onevent as (ev: ResilientEvent) => void;
     c.onevent = (ev) => {
       if (ev.type === 'reconnect-scheduled') ceilings.push(c.backoff.ceiling);
       prev(ev);
     };
-    // Connections live 100 ms, except the fifth: 6 s, more than minUptime.
     net.onOpen = (conn) => net.clock.after(conn.id === 5 ? 6000 : 100, () => conn.reset());
     c.start();
     net.runUntil(() => of('reconnect-scheduled').length >= 6, 600000, 10);
-    const rs = of('reconnect-scheduled').map((e) => e.ev);
+    c.stop();
+    return { rs: of('reconnect-scheduled').map((e) => e.ev), ceilings };
+  };
+
+  it('keeps growing while connections drop at once, and resets after one stayed up minUptime (5 s)', () => {
+    const { rs, ceilings } = dropsAfterOneStable({ backoff: { dropWindowMs: 0 } });
     // After connection k dropped, attempt k; connection 5 was healthy, so after it the count restarts.
     expect(rs.map((e) => e.attempt)).toEqual([1, 2, 3, 4, 1, 2]);
     expect(ceilings).toEqual([1000, 2000, 4000, 8000, 1000, 2000]);
     expect(rs[4].delayMs).toBeLessThanOrEqual(1000);
+  });
+
+  it('after the stable connection dropped, waits in the 5 s fleet window until open again (the default)', () => {
+    const { rs, ceilings } = dropsAfterOneStable();
+    expect(rs.map((e) => e.attempt)).toEqual([1, 2, 3, 4, 1, 2]);
+    // Drop 5 ended a stable connection: U(0.1 s, 5 s). Connection 6 opened, which ends
+    // the window; it lived 100 ms, so the counter goes on under the usual ceiling.
+    expect(ceilings).toEqual([1000, 2000, 4000, 8000, 5000, 2000]);
+    expect(rs[4].delayMs).toBeGreaterThanOrEqual(100);
+    expect(rs[4].delayMs).toBeLessThanOrEqual(5000);
+  });
+
+  it('keeps the fleet window across refused retries, for server-normal closes too, and not after Wi-Fi lost', () => {
+    // A server that closes 1000 (server-normal) after 6 s, then refuses for 20 s.
+    const net = new VirtualNet();
+    const { c, of } = setup({ link: net.link, linkPollInterval: 1000 }, net, 5);
+    const ceilings: number[] = [];
+    const prev = c.onevent as (ev: ResilientEvent) => void;
+    c.onevent = (ev) => {
+      if (ev.type === 'reconnect-scheduled') ceilings.push(c.backoff.ceiling);
+      prev(ev);
+    };
+    net.onOpen = (conn) => {
+      if (conn.id === 1)
+        net.clock.after(6000, () => {
+          conn.sendClose(1000);
+          net.refuse = true;
+          net.clock.after(20000, () => (net.refuse = false));
+        });
+    };
+    c.start();
+    net.runUntil(() => of('open').length >= 2, 600000, 10);
+    const rs = of('reconnect-scheduled').map((e) => e.ev);
+    expect(rs[0].class).toBe('server-normal');
+    expect(rs.slice(1).every((e) => e.class === 'transient')).toBe(true);
+    // 5, 5, 5, 8, 16 s …: max(5 s, 1 s × 2ⁿ) until the device is open again.
+    expect(ceilings.slice(0, 5)).toEqual([5000, 5000, 5000, 8000, 16000]);
+    for (const e of rs) expect(e.delayMs).toBeLessThanOrEqual(Math.max(5000, 1000 * 2 ** (e.attempt - 1)));
+    expect(c.backoff.afterDrop).toBe(false);
+
+    // Now 6 s of a healthy connection, then the radio goes: wifi-lost does not arm it.
+    const opened = net.clock.now();
+    net.runUntil(() => net.clock.now() >= opened + 6000, 600000, 10);
+    net.linkUp = false;
+    net.runUntil(() => c.state === 'waiting-link', 600000, 10);
+    expect(c.backoff.afterDrop).toBe(false);
+    net.refuse = true;
+    net.linkUp = true;
+    const n = ceilings.length;
+    net.runUntil(() => ceilings.length >= n + 3, 600000, 10);
+    // The prompt uncounted retry (base), then the usual 1 s, 2 s.
+    expect(ceilings.slice(n, n + 3)).toEqual([1000, 1000, 2000]);
     c.stop();
   });
 });
@@ -507,8 +564,9 @@ describe('the outbox', () => {
   it('at-least-once across 150 random faults on virtual time: every message once, in order', () => {
     const net = new VirtualNet({ latencyMs: 3 });
     const ledger = net.acks();
+    // Time runs 10× fast here: minUptime and the fleet window both 500 ms (defaults 5 s).
     const { c, of } = setup(
-      { atLeastOnce: true, link: net.link, linkPollInterval: 500, outbox: { maxCount: 512, maxBytes: 65536 }, backoff: { baseMs: 200, capMs: 2000, minDelayMs: 20, minUptimeMs: 500 }, connectTimeout: 2000, handshakeTimeout: 2000, pingInterval: 1000, pongTimeout: 1000, pongTimeoutFloor: 300 },
+      { atLeastOnce: true, link: net.link, linkPollInterval: 500, outbox: { maxCount: 512, maxBytes: 65536 }, backoff: { baseMs: 200, capMs: 2000, minDelayMs: 20, minUptimeMs: 500, dropWindowMs: 500 }, connectTimeout: 2000, handshakeTimeout: 2000, pingInterval: 1000, pongTimeout: 1000, pongTimeoutFloor: 300 },
       net,
     );
     const rnd = seededRandom32(2024);

@@ -16,7 +16,7 @@ export const STORM_USAGE = `usage: picows sim --scenario server-restart [options
   --devices <n>      clients in this process (default 1000)
   --seed <n>         seeds every client's jitter (default 1)
   --down <ms>        how long the server is down (default 2000)
-  --window <ms>      the fleet window after a stable connection drops (default 5000; 0 = the plain backoff)
+  --window <ms>      the fleet window after a stable connection drops (default: the backoff's, 5000; 0 = off)
   --report <file>    the HTML report (default build/storm-report.html)
   --no-compare       skip the lockstep run
 `;
@@ -48,8 +48,9 @@ export async function stormCommand(args: string[], out: (line: string) => void =
   const devices = num(values.devices, 1000);
   const seed = num(values.seed, 1);
   const downMs = num(values.down, 2000);
-  const dropWindowMs = num(values.window, 5000);
-  if (![devices, seed, downMs, dropWindowMs].every((n) => Number.isFinite(n) && n >= 0) || devices < 1) {
+  // Unset: the clients' own backoff default (src/resilience/backoff.ts).
+  const dropWindowMs = values.window === undefined ? undefined : Number(values.window);
+  if (![devices, seed, downMs, dropWindowMs === undefined ? 0 : dropWindowMs].every((n) => Number.isFinite(n) && n >= 0) || devices < 1) {
     process.stderr.write('picows sim: --devices, --seed, --down and --window take whole numbers\n\n' + STORM_USAGE);
     return 2;
   }

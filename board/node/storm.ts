@@ -6,6 +6,10 @@
  * what happens next (socket.io#2998, anchors §3): do the devices come back quickly,
  * and without all hitting the server in the same instant?
  *
+ * The clients run with the library's defaults, backoff's fleet window included (after
+ * a stable connection drops, every retry until back draws from ≥ 5 s:
+ * src/resilience/backoff.ts), unless `backoff` or `dropWindowMs` say otherwise.
+ *
  * Measured, from the restart on:
  *  - every reconnect attempt, client side ('state' → 'connecting', refused ones
  *    included), and every upgrade the server accepted (the ack server's 'connection');
@@ -33,8 +37,8 @@ import { execFileSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Runtime } from '../../src/client/runtime';
 import type { CorePreference } from '../../src/core/loader';
-import type { BackoffOptions } from '../../src/resilience/backoff';
-import type { Decision, Ending, PolicyOptions } from '../../src/resilience/policy';
+import { Backoff, type BackoffOptions } from '../../src/resilience/backoff';
+import type { PolicyOptions } from '../../src/resilience/policy';
 import { ResilientClient, type ClientState, type ResilientEvent } from '../../src/resilience/resilient-client';
 import { startAckServer } from './ack-server';
 import type { DeviceTimeline, ReportData, SummaryRow } from './report-html';
@@ -77,14 +81,15 @@ export interface StormOptions {
   /** Passed to every client's Backoff (ResilientClient's defaults otherwise). */
   backoff?: BackoffOptions;
   /**
-   * The fleet window: once a STABLE connection (open ≥ minUptime) has ended by a
-   * transient cause, every retry until the device is open again draws from a window
-   * at least this wide: U(minDelay, max(dropWindowMs, the usual ceiling)). Boot-time
-   * failures and unstable connections keep the backoff's own windows. Built on the
-   * policy's `decide` hook (`harder`); the proposal in the report. 0 (default): off.
+   * The fleet window (Backoff's dropWindowMs): once a STABLE connection (open ≥
+   * minUptime) has ended, every retry until the device is open again draws from a
+   * window at least this wide: U(minDelay, max(dropWindowMs, the usual ceiling)).
+   * Boot-time failures and unstable connections keep the backoff's own windows.
+   * Shorthand for `backoff.dropWindowMs` (and wins over it); default: the backoff's
+   * (5000); 0: off, the plain exponential backoff.
    */
   dropWindowMs?: number;
-  /** Passed to every client's Policy (its `decide` runs after dropWindowMs's). */
+  /** Passed to every client's Policy. */
   policy?: PolicyOptions;
   /** Devices whose full timeline is kept for the report. Default 20. */
   sampleDevices?: number;
@@ -105,6 +110,7 @@ export interface WindowedCount {
 }
 
 export interface StormResult {
+  /** The options the run used; dropWindowMs is the window the clients' backoff applied. */
   options: Required<Omit<StormOptions, 'log' | 'policy' | 'backoff'>> & { backoff: BackoffOptions };
   devices: number;
   jitter: boolean;
@@ -231,6 +237,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function runStorm(opts: StormOptions = {}): Promise<StormResult> {
   const startSpreadMs = opts.startSpreadMs === undefined ? 3000 : opts.startSpreadMs;
   const restartAtMs = opts.restartAtMs === undefined ? startSpreadMs + 7000 : opts.restartAtMs;
+  const backoff: BackoffOptions = opts.dropWindowMs === undefined ? opts.backoff || {} : Object.assign({}, opts.backoff, { dropWindowMs: opts.dropWindowMs });
   const o = {
     devices: opts.devices === undefined ? 1000 : opts.devices,
     seed: opts.seed === undefined ? 1 : opts.seed,
@@ -244,10 +251,11 @@ export async function runStorm(opts: StormOptions = {}): Promise<StormResult> {
     intervalMs: opts.intervalMs === undefined ? 1000 : opts.intervalMs,
     ackDelayMs: opts.ackDelayMs || 0,
     startSpreadMs,
-    dropWindowMs: opts.dropWindowMs || 0,
+    // The window every client's Backoff applies (its default unless set).
+    dropWindowMs: new Backoff(Math.random, backoff).dropWindowMs,
     sampleDevices: opts.sampleDevices === undefined ? 20 : opts.sampleDevices,
     core: opts.core || ('wasm' as CorePreference),
-    backoff: opts.backoff || {},
+    backoff,
   };
   const log = opts.log || (() => {});
   const N = o.devices;
@@ -311,29 +319,7 @@ export async function runStorm(opts: StormOptions = {}): Promise<StormResult> {
     const prng = mulberry32Words(Math.imul(o.seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
     let lockstep = false;
     const rt: Runtime = Object.assign({}, base, { random32: () => (lockstep ? LOCKSTEP_WORD : prng()) });
-    let openedAt = -1;
-    const policy: PolicyOptions = Object.assign({}, opts.policy);
-    let self: ResilientClient | null = null;
-    /** A stable connection ended and the device is not back yet. */
-    let dropStreak = false;
-    if (o.dropWindowMs > 0) {
-      const minUptime = o.backoff.minUptimeMs === undefined ? 5000 : o.backoff.minUptimeMs;
-      const user = opts.policy && opts.policy.decide;
-      // Backoff.next(harder) draws under harder × ceilingFor(attempt): this `harder`
-      // makes that max(dropWindowMs, the usual ceiling) until the device is back.
-      policy.decide = (e: Ending, d: Decision): Decision => {
-        if (openedAt >= 0 && Date.now() - openedAt >= minUptime) dropStreak = true;
-        openedAt = -1;
-        let r = d;
-        if (dropStreak && self && d.action === 'retry' && d.class === 'transient') {
-          const usual = self.backoff.ceilingFor(self.backoff.attempt, d.harder);
-          if (usual < o.dropWindowMs) r = Object.assign({}, d, { harder: (d.harder * o.dropWindowMs) / usual });
-        }
-        return user ? user(e, r) : r;
-      };
-    }
-    const client = new ResilientClient(server.url, rt, { atLeastOnce: o.atLeastOnce, backoff: o.backoff, policy });
-    self = client;
+    const client = new ResilientClient(server.url, rt, { atLeastOnce: o.atLeastOnce, backoff: o.backoff, policy: opts.policy });
     if (!o.jitter) lockstep = true;
     if (sids.has(client.sid)) throw new Error('picows storm: two devices drew session id ' + client.sid + '; use another seed');
     sids.add(client.sid);
@@ -367,8 +353,6 @@ export async function runStorm(opts: StormOptions = {}): Promise<StormResult> {
           if (ev.state === 'connecting') dev.dueAt = -1;
           break;
         case 'open':
-          openedAt = now;
-          dropStreak = false;
           if (restartAt >= 0 && dev.droppedAt >= 0 && dev.backAt < 0) {
             dev.backAt = now;
             back++;

@@ -22,11 +22,32 @@
  * at least minUptimeMs later (the `minUptime` of RWS and partysocket). A server that
  * accepts and then drops at once therefore still backs off.
  *
+ * The fleet window (dropWindowMs, default 5000): once a STABLE connection ends, every
+ * retry until the device is open again draws under max(dropWindowMs, ceiling(n)):
+ * windows 5, 5, 5, 8, 16, 30 s instead of 1, 2, 4, 8, 16, 30 s. A stable connection
+ * ending is what a whole fleet sees in the same instant (the server restarts or
+ * crashes, a load balancer drains): every device resets its counter at once, and a
+ * 1 s first window put 17–19% of a 1000-device fleet's attempts into one 100 ms
+ * (board/node/storm.ts); 5 s meets the 5% target. Boot-time failures and connections
+ * that never got stable keep the 1 s base: those are one device's trouble, not a
+ * fleet's, and its first retry stays prompt.
+ *
+ * It applies to every class, whatever ended the connection and whatever ends each
+ * retry: it only widens a ceiling that is narrower (transient and server-normal ×1,
+ * try-later's first 4 s; broken-peer's 16 s is wider already). Transient alone would
+ * miss a graceful restart (1000 is server-normal; 1001 and 1012 are transient), and a
+ * proxy answering 502/503 (try-later) while its backend restarts is the same storm.
+ * A connection that ends while frozen does not arm it (the client freezes before it
+ * aborts for Wi-Fi lost): the radio ended it, not the server, and thaw() gives the
+ * prompt retry. Jitter is still drawn after the cap, over the whole window:
+ * U(floor, max(dropWindowMs, ceiling)); and the window is never wider than capMs.
+ *
  * freeze()/thaw(): while Wi-Fi is down no attempt can succeed, so none is counted:
  * next() returns -1 and neither the attempt counter nor the retry budget moves. The
  * first delay after thaw() is U(floor, baseMs) and is not counted either: back at
  * once when the link returns, yet spread so a fleet behind one access point does not
- * return in one instant (anchors §4.1).
+ * return in one instant (anchors §4.1). It ignores the fleet window: the device knows
+ * its link just came back, so a prompt retry is worth it.
  *
  * Randomness is injected (`random(): number in [0, 1)`): Kaluma's Math.random is
  * unseeded and repeats every boot (kaluma.md §3), so the board passes the hardware RNG.
@@ -46,6 +67,8 @@ export interface BackoffOptions {
   minUptimeMs?: number;
   /** Retries allowed between stable connections. Default Infinity (a telemetry device keeps coming back). */
   maxRetries?: number;
+  /** After a stable connection ends, no retry window is narrower than this until open again, ms (at most capMs). Default 5000; 0: off. */
+  dropWindowMs?: number;
 }
 
 export class Backoff {
@@ -57,12 +80,15 @@ export class Backoff {
   ceiling = 0;
   /** Set by freeze(), cleared by thaw(). */
   frozen = false;
+  /** A stable connection ended (not while frozen) and none has opened since: the fleet window applies. */
+  afterDrop = false;
   readonly baseMs: number;
   readonly factor: number;
   readonly capMs: number;
   readonly minDelayMs: number;
   readonly minUptimeMs: number;
   readonly maxRetries: number;
+  readonly dropWindowMs: number;
   private openedAt = -1;
   private thawed = false;
 
@@ -73,6 +99,8 @@ export class Backoff {
     this.minDelayMs = orDefault(opts.minDelayMs, 100);
     this.minUptimeMs = orDefault(opts.minUptimeMs, 5000);
     this.maxRetries = orDefault(opts.maxRetries, Infinity);
+    // A window past the cap would make capMs a lie (a fast-retry setup's 2 s cap would wait 5 s).
+    this.dropWindowMs = Math.min(orDefault(opts.dropWindowMs, 5000), this.capMs);
   }
 
   /** The retry budget is spent: the client should stop. */
@@ -90,12 +118,13 @@ export class Backoff {
    * (a Retry-After) is added under the jitter, so a fleet told "in 60 s" spreads out
    * after 60 s instead of returning together. Returns -1 while frozen or when the
    * budget is spent (check `frozen` / `exhausted` for which); -1 changes nothing.
+   * After a drop (afterDrop) the ceiling is at least dropWindowMs; not after thaw().
    */
   next(harder = 1, notBeforeMs = 0): number {
     if (this.frozen || this.exhausted) return -1;
     let ceiling = this.baseMs;
     if (this.thawed) this.thawed = false;
-    else ceiling = this.ceilingFor(this.attempt++, harder);
+    else ceiling = Math.max(this.afterDrop ? this.dropWindowMs : 0, this.ceilingFor(this.attempt++, harder));
     const floor = Math.min(this.minDelayMs, ceiling);
     this.ceiling = ceiling;
     return (this.delay = Math.floor(notBeforeMs + floor + this.random() * (ceiling - floor)));
@@ -104,20 +133,26 @@ export class Backoff {
   /** The connection opened at `now` (ms). */
   opened(now: number): void {
     this.openedAt = now;
+    this.afterDrop = false;
   }
 
   /**
    * The connection ended at `now`. Returns true (and resets the counter) when it had
    * stayed open ≥ minUptimeMs: the link was healthy, so the policy's circuit breaker
-   * should be reset too (Policy.healthy()).
+   * should be reset too (Policy.healthy()). A stable connection also arms the fleet
+   * window, unless frozen (Wi-Fi lost).
    */
   closed(now: number): boolean {
     const stable = this.openedAt >= 0 && now - this.openedAt >= this.minUptimeMs;
     this.openedAt = -1;
-    if (stable) this.reset();
+    if (stable) {
+      this.reset();
+      this.afterDrop = !this.frozen;
+    }
     return stable;
   }
 
+  /** The attempt counter starts over (the fleet window is opened()'s and closed()'s). */
   reset(): void {
     this.attempt = 0;
     this.thawed = false;

@@ -6,7 +6,9 @@
  *
  * What happens when a connection ends:
  *  1. the outbox rewinds: everything sent but unacked becomes sendable again;
- *  2. a connection that stayed up for minUptime resets the backoff and the breaker;
+ *  2. a connection that stayed up for minUptime resets the backoff and the breaker,
+ *     and arms the backoff's fleet window (every retry until open again ≥ 5 s wide;
+ *     not after Wi-Fi lost: backoff.ts);
  *  3. Wi-Fi lost → the backoff freezes until the board says the link is back, then
  *     a prompt, jittered retry (no budget spent while the radio is down);
  *  4. otherwise the policy classifies the ending (src/resilience/policy.ts) and the
@@ -341,6 +343,8 @@ export class ResilientClient {
   private onLink(up: boolean): void {
     if (this.userStopped || this.state === 'stopped') return;
     if (!up) {
+      // Frozen before the abort: the wifi-lost close then does not arm the fleet window
+      // (Backoff.closed()); the radio, not the server, ended it.
       this.backoff.freeze();
       const ws = this.ws;
       // The radio is down: the connection is dead now, whatever TCP thinks.
