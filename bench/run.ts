@@ -14,9 +14,10 @@ import { clientSection } from './client';
 import { coreSection } from './core';
 import { deviceSection } from './device';
 import { livenessSection } from './liveness';
+import { stormSection } from './storm';
 import { benchOptions, printSection, writeResults, type Section, type SectionRecord } from './harness';
 
-const SECTIONS: Section[] = [coreSection, clientSection, deviceSection, livenessSection];
+const SECTIONS: Section[] = [coreSection, clientSection, deviceSection, livenessSection, stormSection];
 
 interface Args {
   only: string[] | null;
