@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKalumaBoard, type KalumaBoard, type KalumaBoardOptions, Radio } from '../board/sim/kaluma/index';
 import { runBundle } from '../board/sim/sandbox';
+import { sleep, waitFor } from './helpers/wait';
 
 type Any = any;
 
@@ -13,15 +14,6 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 /** One accepted connection on the test server and everything it saw. */
 interface Peer {
