@@ -14,6 +14,7 @@ import { nodeCore } from '../board/node/core';
 import { EV_DATA, FLAG_LAST, RECORD_SLOTS, type Core } from '../src/core/types';
 import { check, mbPerSecond, measureSideBySide, NOISY_SPREAD, noisyNote, progress, target } from './harness';
 import type { BenchOptions, Call, Measurement, Row, Section, SectionResult, Target } from './harness';
+import { mulberry32 as prng } from '../board/sim/prng';
 
 const require = createRequire(import.meta.url);
 
@@ -51,17 +52,6 @@ const MIXED_PHRASES = [
   'Δοκιμή ok; тест пройден; 测试通过 🎯 ',
 ];
 
-/** mulberry32: a seeded PRNG, so every run times the same bytes. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Exactly `size` bytes of valid UTF-8: phrases in a seeded random order, cut at

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../src/resilience/backoff';
+import { mulberry32 as seeded } from '../board/sim/prng';
 
-/** mulberry32: a small seeded PRNG, so distribution checks give the same verdict every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Kolmogorov–Smirnov statistic of samples against U(lo, hi). */
 function ksUniform(samples: number[], lo: number, hi: number): number {

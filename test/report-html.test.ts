@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeHtml, niceStep, renderReport, type DeviceTimeline, type ReportData } from '../board/node/report-html';
+import { mulberry32 as prng } from '../board/sim/prng';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, 'artifacts');
@@ -20,16 +21,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 /** Something that looks like a URL a browser would fetch, or a way to fetch one. */
 const EXTERNAL = /\b(?:https?|ftp|wss?):\/\/|\/\/[a-z0-9-]+\.[a-z]|url\(|@import|\bsrc\s*=|\bhref\s*=|<link\b|<iframe\b|<img\b/i;
 
-/** mulberry32, so the fixture is the same every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A small storm-shaped report: 8 devices dropped at t = 0 and back after a jittered wait, two histograms, an aggregate. */
 function fixture(): ReportData {
