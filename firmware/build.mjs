@@ -12,11 +12,14 @@
 //    no NUL byte either (Kaluma stores the program NUL-terminated, src/prog.c).
 //  - minify + mangled member names (privateMemberNames below): bytecode lives in the
 //    180 KiB heap for as long as the program runs, so every byte of source costs heap too.
-//  - PICOWS_DEVICE (src/device.ts): English text that only explains an error id is left out.
+//  - then `this` aliased (firmware/alias-this.mjs): ~2 KB that no minifier takes out.
+//  - PICOWS_DEVICE (src/device.d.ts): host-only options and English text that only explains
+//    an error id are left out.
 import { build } from 'esbuild';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { aliasThis } from './alias-this.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,7 +56,11 @@ export const INTERNAL_TYPES = [
   'Runtime', 'Clock', 'Transport', 'TransportHandler', 'ConnectTarget',
   'Core', 'FrameValidator', 'JsFrameValidator',
   'LivenessMonitor', 'LivenessHooks', 'Outbox', 'Backoff', 'Policy',
-  'KalumaTransport', 'StatusLed',
+  'KalumaTransport', 'StatusLed', 'KalumaLink', 'LinkMonitor',
+  'WebSocket', 'WebSocketOptions', 'EventSource', 'OpenEvent', 'MessageEvent', 'ErrorEvent', 'CloseEvent', 'EventMap',
+  'ResilientClient', 'ResilientOptions', 'LivenessOptions', 'BackoffOptions', 'PolicyOptions', 'OutboxOptions', 'PushOptions',
+  'OutboxStats', 'Decision', 'Ending', 'Diagnostic', 'Override', 'HandshakeSuccess', 'ErrorSpec', 'DataFrame',
+  'ResilientStats', 'LastClose', 'ResilientEvent',
   // Tests and the simulator only (not in the bundle): its members must not hold Clock's names back.
   'VirtualClock',
 ];
@@ -91,9 +98,23 @@ export async function privateMemberNames() {
     if (!type) return false;
     if (type.isUnion()) return type.types.some(isInternalType);
     const sym = type.aliasSymbol || type.getSymbol();
-    return !!sym && internal.has(sym.getName());
+    if (!sym) return false;
+    if (internal.has(sym.getName())) return true;
+    // A member of a union narrowed by its discriminant (`{ type: 'close', ... }` of
+    // ResilientEvent) is an anonymous type literal: it belongs to the alias around it.
+    const decl = sym.declarations && sym.declarations[0];
+    return !!decl && ts.isTypeLiteralNode(decl) && internal.has(ownerName(decl));
   };
-  const ownerName = (n) => (n.parent && n.parent.name && ts.isIdentifier(n.parent.name) ? n.parent.name.text : '');
+  // The type a member belongs to: its class or interface, or for a member of a nested
+  // type literal (`classes?: { [C in PolicyClass]?: { action?: ... } }`), the named
+  // type around it.
+  const ownerName = (n) => {
+    for (let p = n.parent; p; p = p.parent) {
+      if (ts.isTypeLiteralNode(p) || ts.isMappedTypeNode(p) || ts.isUnionTypeNode(p) || ts.isPropertySignature(p) || ts.isIndexSignatureDeclaration(p) || ts.isParenthesizedTypeNode(p)) continue;
+      return p.name && ts.isIdentifier(p.name) ? p.name.text : '';
+    }
+    return '';
+  };
   const mangle = new Set();
   const keep = new Set();
   const base = root.replace(/\\/g, '/') + '/'; // the compiler's file names use '/' everywhere
@@ -143,7 +164,7 @@ export async function privateMemberNames() {
  * Builds the firmware. Options: url, ssid, password (defaults baked in; storage keys
  * override them on the device), outfile (default build/firmware.js; null = do not
  * write), metafile path (default build/firmware.meta.json; null = none), mangle
- * (default true). Returns { code, bytes, outfile, metafile, mangled }.
+ * (default true), aliasThis (default true). Returns { code, bytes, outfile, metafile, mangled }.
  */
 export async function buildFirmware(options = {}) {
   const outfile = options.outfile === undefined ? join(root, 'build/firmware.js') : options.outfile;
@@ -175,7 +196,7 @@ export async function buildFirmware(options = {}) {
     metafile: true,
     logLevel: 'warning',
   });
-  const code = result.outputFiles[0].text;
+  const code = options.aliasThis === false ? result.outputFiles[0].text : aliasThis(result.outputFiles[0].text);
   if (code.indexOf('\0') >= 0) throw new Error('firmware: the bundle contains a NUL byte (Kaluma stores the program NUL-terminated)');
   for (let i = 0; i < code.length; i++) {
     if (code.charCodeAt(i) > 0x7e && code.charCodeAt(i) !== 0x7f) throw new Error('firmware: non-ASCII character at ' + i);

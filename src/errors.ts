@@ -8,19 +8,19 @@
  * for TLS). 1005, 1006 and 1015 are never put on the wire (RFC 6455 7.4.1).
  */
 import { CORE_ERRORS } from './core/error-ids';
+
 /**
  * In the device build (src/device.ts) the English text drops out of the bundle (about
  * 3 KB of bytecode on a 180 KiB heap) and a device error's message is its id, which the
  * host-side docs and this file explain.
  */
-import { DEVICE } from './device';
 
 export interface ErrorSpec {
   readonly closeCode: number;
   readonly message: string;
 }
 
-const CORE_MESSAGES: { [name: string]: string } = DEVICE ? {} : {
+const CORE_MESSAGES: { [name: string]: string } = PICOWS_DEVICE ? {} : {
   RESERVED_BITS: 'the server set RSV bits that no negotiated extension defines',
   RESERVED_OPCODE: 'the server sent a frame with a reserved opcode',
   MASKED_FRAME: 'the server sent a masked frame (servers must not mask, RFC 6455 5.1)',
@@ -65,10 +65,11 @@ const OTHER_CODES: { [id: string]: number } = {
   NOT_OPEN: 1006,
   SEND_TOO_BIG: 1009,
   INVALID_CLOSE_ARGS: 1002,
+  NOT_ON_DEVICE: 1006,
   INTERNAL_ERROR: 1011,
 };
 
-const OTHER_MESSAGES: { [id: string]: string } = DEVICE ? {} : {
+const OTHER_MESSAGES: { [id: string]: string } = PICOWS_DEVICE ? {} : {
   INVALID_URL: 'the URL is not a valid ws:// or wss:// URL',
   TLS_UNAVAILABLE: 'wss:// needs TLS, which this runtime does not have (Kaluma has no TLS)',
   HANDSHAKE_STATUS: 'the server answered the WebSocket upgrade with a non-101 HTTP status',
@@ -91,15 +92,16 @@ const OTHER_MESSAGES: { [id: string]: string } = DEVICE ? {} : {
   NOT_OPEN: 'the connection is not open: nothing can be sent on it',
   SEND_TOO_BIG: 'the message is larger than the configured maximum',
   INVALID_CLOSE_ARGS: 'close() takes 1000 or 3000-4999 and a reason of at most 123 UTF-8 bytes',
+  NOT_ON_DEVICE: 'this option is left out of the device build (firmware/README.md, "The device profile")',
   INTERNAL_ERROR: 'picows hit an internal error',
 };
 
 export const ERRORS: { [id: string]: ErrorSpec } = {};
 for (let i = 0; i < CORE_ERRORS.length; i++) {
   const e = CORE_ERRORS[i];
-  ERRORS[e[1]] = { closeCode: e[2], message: DEVICE ? e[1] : CORE_MESSAGES[e[1]] };
+  ERRORS[e[1]] = { closeCode: e[2], message: PICOWS_DEVICE ? e[1] : CORE_MESSAGES[e[1]] };
 }
-for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: DEVICE ? id : OTHER_MESSAGES[id] };
+for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: PICOWS_DEVICE ? id : OTHER_MESSAGES[id] };
 
 /** An Error that carries a stable id and the close code it maps to. */
 export class PicowsError extends Error {
@@ -119,3 +121,4 @@ export class PicowsError extends Error {
 
 /** Close codes that may appear in a Close frame we send or receive (RFC 6455 7.4, IANA registry): the core's rule. */
 export { isValidCloseCode as isSendableCloseCode } from './core/close-codes';
+

@@ -424,6 +424,7 @@ describe('the bundled twin, as Kaluma runs it', () => {
       charset: 'ascii',
       minify: true,
       logLevel: 'silent',
+      define: { PICOWS_DEVICE: 'true' }, // as the device build (src/device.d.ts)
     });
     return out.outputFiles[0].text;
   }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxOptions } from '../src/resilience/outbox';
+import { deviceModule } from './helpers/device-module';
 
 function drain(o: Outbox): string[] {
   const out: string[] = [];
@@ -372,6 +373,48 @@ describe('Outbox at-least-once', () => {
         expect(o.stats.acked).toBe(pushed);
       }),
       { numRuns: 300, seed: 2 },
+    );
+  });
+});
+
+describe('the device profile of the Outbox (built with PICOWS_DEVICE, src/device.d.ts)', () => {
+  type OutboxModule = typeof import('../src/resilience/outbox');
+  const load = () => deviceModule<OutboxModule>('src/resilience/outbox.ts');
+
+  it('throws NOT_ON_DEVICE for key, ttlMs, session and drop-newest, and accepts drop-oldest', async () => {
+    const { Outbox: DeviceOutbox } = await load();
+    const o = new DeviceOutbox();
+    for (const opts of [{ key: 'k' }, { ttlMs: 10 }, { session: true }, { overflow: 'drop-newest' as const }]) {
+      expect(() => o.push('x', opts)).toThrow(expect.objectContaining({ id: 'NOT_ON_DEVICE' }));
+    }
+    expect(() => new DeviceOutbox({ overflow: 'drop-newest' })).toThrow(expect.objectContaining({ id: 'NOT_ON_DEVICE' }));
+    expect(o.push('x', { overflow: 'drop-oldest' })).toBe('queued');
+    expect(o.length).toBe(1);
+  });
+
+  it('does exactly what the host Outbox does with option-less pushes: takes, acks, rewinds, evictions, stats (property)', async () => {
+    const { Outbox: DeviceOutbox } = await load();
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('push' as const), n: fc.integer({ min: 0, max: 300 }), bin: fc.boolean() }),
+      fc.record({ t: fc.constant('take' as const) }),
+      fc.record({ t: fc.constant('ack' as const), back: fc.integer({ min: 0, max: 5 }) }),
+      fc.record({ t: fc.constant('rewind' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 100, max: 1000 }), fc.array(op, { maxLength: 200 }), (acks, maxCount, maxBytes, ops) => {
+        const opts: OutboxOptions = { acks, maxCount, maxBytes, window: acks ? 4 : undefined };
+        const host = new Outbox(opts);
+        const device = new DeviceOutbox(opts);
+        for (const x of ops) {
+          const both = (f: (o: Outbox) => unknown) => expect(f(device as unknown as Outbox)).toEqual(f(host));
+          if (x.t === 'push') both((o) => o.push(x.bin ? new Uint8Array(x.n) : 'x'.repeat(x.n)));
+          else if (x.t === 'take') both((o) => [o.take(), o.seq]);
+          else if (x.t === 'ack') both((o) => o.ack(o.nextSeq - 1 - x.back));
+          else both((o) => o.rewind());
+          both((o) => [o.length, o.bytes, o.inFlight, o.nextSeq, o.stats]);
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -22,6 +22,8 @@ for (const [src, out] of entries) {
     target: 'node20',
     packages: 'external',
     sourcemap: 'linked',
+    // The host build: every option and message (src/device.d.ts).
+    define: { PICOWS_DEVICE: 'false' },
     banner: { js: src.endsWith('cli.ts') ? '#!/usr/bin/env node' : '' },
     logLevel: 'warning',
   });

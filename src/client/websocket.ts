@@ -8,7 +8,6 @@
  * Deadlines (connect, handshake, close) run on the injected Clock, so tests use
  * virtual time. Liveness (ping/pong, Wi-Fi) attaches through `abort()`.
  */
-import { DEVICE } from '../device';
 import { PicowsError } from '../errors';
 import { ClientHandshake } from '../handshake/client-handshake';
 import { parseWsUrl, type WsUrl } from '../handshake/url';
@@ -19,6 +18,7 @@ import { EventSource } from './events';
 import { latin1Bytes, randomBytes, type Runtime } from './runtime';
 import type { Transport, TransportHandler } from './transport';
 import { orDefault } from '../or-default';
+
 
 export interface WebSocketOptions {
   /** Subprotocols to offer (Sec-WebSocket-Protocol). */
@@ -116,12 +116,12 @@ export class WebSocket extends EventSource {
 
   /** Sends a text (string) or binary (Uint8Array, ArrayBuffer) message. Throws when not OPEN or over maxMessage. */
   send(data: string | Uint8Array | ArrayBuffer): void {
-    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, DEVICE ? undefined : 'send() before the connection is open');
+    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, PICOWS_DEVICE ? undefined : 'send() before the connection is open');
     if (this.readyState !== OPEN || !this.proto) return; // WHATWG: silently discarded once closing
     if (typeof data === 'string') this.proto.sendText(data);
     else if (data instanceof Uint8Array) this.proto.sendBinary(data);
     else if (data instanceof ArrayBuffer) this.proto.sendBinary(new Uint8Array(data));
-    else throw new TypeError(DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
+    else throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
     this.pump();
   }
 

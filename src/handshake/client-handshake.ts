@@ -24,11 +24,11 @@
  * RFC 7230 3.5 only permits (not requires) accepting bare LF, and every server
  * that implements RFC 6455 sends CRLF.
  */
-import { DEVICE } from '../device';
 import { PicowsError } from '../errors';
 import { base64Encode } from './base64';
 import { sha1 } from './sha1';
 import { orDefault } from '../or-default';
+
 
 /** RFC 6455 1.3: appended to the key before hashing. */
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -145,11 +145,11 @@ export class ClientHandshake {
     const extra = opts.headers || {};
     const maxHeadBytes = orDefault(opts.maxHeadBytes, DEFAULT_MAX_HEAD_BYTES);
 
-    if (!opts.key || opts.key.length !== 16) throw badOption(DEVICE ? '' : 'the key must be 16 random bytes (RFC 6455 4.1)');
+    if (!opts.key || opts.key.length !== 16) throw badOption(PICOWS_DEVICE ? '' : 'the key must be 16 random bytes (RFC 6455 4.1)');
     if (!/^[!-~]+$/.test(url.hostHeader) || !/^\/[!-~]*$/.test(url.path)) {
-      throw badOption(DEVICE ? '' : 'the URL parts are not a valid Host and request target (use parseWsUrl)');
+      throw badOption(PICOWS_DEVICE ? '' : 'the URL parts are not a valid Host and request target (use parseWsUrl)');
     }
-    if (!(maxHeadBytes >= 1 && maxHeadBytes % 1 === 0)) throw badOption(DEVICE ? '' : 'maxHeadBytes must be a positive integer');
+    if (!(maxHeadBytes >= 1 && maxHeadBytes % 1 === 0)) throw badOption(PICOWS_DEVICE ? '' : 'maxHeadBytes must be a positive integer');
     this.key = base64Encode(opts.key);
 
     let head =
@@ -162,18 +162,18 @@ export class ClientHandshake {
     for (let i = 0; i < protocols.length; i++) {
       const p = protocols[i];
       // RFC 6455 4.1: non-empty tokens, all unique.
-      if (typeof p !== 'string' || !TOKEN.test(p)) throw badOption(DEVICE ? '' : 'the subprotocol ' + JSON.stringify(p) + ' is not an HTTP token');
-      if (protocols.indexOf(p) !== i) throw badOption(DEVICE ? '' : 'the subprotocol "' + p + '" is offered twice');
+      if (typeof p !== 'string' || !TOKEN.test(p)) throw badOption(PICOWS_DEVICE ? '' : 'the subprotocol ' + JSON.stringify(p) + ' is not an HTTP token');
+      if (protocols.indexOf(p) !== i) throw badOption(PICOWS_DEVICE ? '' : 'the subprotocol "' + p + '" is offered twice');
     }
     if (protocols.length) head += 'Sec-WebSocket-Protocol: ' + protocols.join(', ') + '\r\n';
     const names = Object.keys(extra);
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const value = extra[name];
-      if (!TOKEN.test(name)) throw badOption(DEVICE ? '' : 'the header name ' + JSON.stringify(name) + ' is not an HTTP token');
-      if (OWN_HEADERS.test(name)) throw badOption(DEVICE ? '' : 'the handshake sets "' + name + '" itself');
+      if (!TOKEN.test(name)) throw badOption(PICOWS_DEVICE ? '' : 'the header name ' + JSON.stringify(name) + ' is not an HTTP token');
+      if (OWN_HEADERS.test(name)) throw badOption(PICOWS_DEVICE ? '' : 'the handshake sets "' + name + '" itself');
       if (typeof value !== 'string' || !SENDABLE_VALUE.test(value)) {
-        throw badOption(DEVICE ? '' : 'the value of "' + name + '" must be printable ASCII, without CR or LF');
+        throw badOption(PICOWS_DEVICE ? '' : 'the value of "' + name + '" must be printable ASCII, without CR or LF');
       }
       head += name + ': ' + value + '\r\n';
     }
@@ -197,7 +197,7 @@ export class ClientHandshake {
    */
   receive(chunk: Uint8Array): number {
     if (this.result || this.error) {
-      throw new PicowsError('INTERNAL_ERROR', undefined, DEVICE ? undefined : 'ClientHandshake.receive() after the outcome was known');
+      throw new PicowsError('INTERNAL_ERROR', undefined, PICOWS_DEVICE ? undefined : 'ClientHandshake.receive() after the outcome was known');
     }
     const head = this.head;
     let n = this.headLength;
@@ -287,7 +287,7 @@ export class ClientHandshake {
       throw new PicowsError(
         'HANDSHAKE_STATUS',
         { status: code, reason, retryAfter: retryAfterSeconds(headers), headers },
-        DEVICE ? undefined : 'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
+        PICOWS_DEVICE ? undefined : 'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
       );
     }
     if (badLine !== null) throw badResponse({ line: badLine });

@@ -10,8 +10,8 @@
  * forbids it), no characters that would have to be percent-encoded (the path
  * goes into the request line as is), no internationalised host names.
  */
-import { DEVICE } from '../device';
 import { PicowsError } from '../errors';
+
 
 export interface WsUrl {
   /** wss:// */
@@ -27,7 +27,7 @@ export interface WsUrl {
 
 /** The device build (src/device.ts) leaves the English out: its message is the id. */
 function invalid(url: string, what: string): PicowsError {
-  return new PicowsError('INVALID_URL', { url }, DEVICE ? undefined : 'invalid WebSocket URL ' + JSON.stringify(url) + ': ' + what);
+  return new PicowsError('INVALID_URL', { url }, PICOWS_DEVICE ? undefined : 'invalid WebSocket URL ' + JSON.stringify(url) + ': ' + what);
 }
 
 /**
@@ -36,11 +36,11 @@ function invalid(url: string, what: string): PicowsError {
  */
 export function parseWsUrl(url: string, opts: { tls: boolean }): WsUrl {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url);
-  if (!scheme) throw invalid(url, DEVICE ? '' : 'it does not start with ws:// or wss://');
+  if (!scheme) throw invalid(url, PICOWS_DEVICE ? '' : 'it does not start with ws:// or wss://');
   const name = scheme[1].toLowerCase();
-  if (name !== 'ws' && name !== 'wss') throw invalid(url, DEVICE ? '' : 'the scheme is "' + name + ':", not ws: or wss:');
-  if (url.slice(name.length + 1, name.length + 3) !== '//') throw invalid(url, DEVICE ? '' : '"//" must follow "' + name + ':"');
-  if (url.indexOf('#') >= 0) throw invalid(url, DEVICE ? '' : 'a WebSocket URL must not have a fragment (RFC 6455 3)');
+  if (name !== 'ws' && name !== 'wss') throw invalid(url, PICOWS_DEVICE ? '' : 'the scheme is "' + name + ':", not ws: or wss:');
+  if (url.slice(name.length + 1, name.length + 3) !== '//') throw invalid(url, PICOWS_DEVICE ? '' : '"//" must follow "' + name + ':"');
+  if (url.indexOf('#') >= 0) throw invalid(url, PICOWS_DEVICE ? '' : 'a WebSocket URL must not have a fragment (RFC 6455 3)');
 
   const secure = name === 'wss';
   const rest = url.slice(name.length + 3);
@@ -48,16 +48,16 @@ export function parseWsUrl(url: string, opts: { tls: boolean }): WsUrl {
   if (end < 0) end = rest.length;
   const authority = rest.slice(0, end);
   const target = rest.slice(end);
-  if (authority.indexOf('@') >= 0) throw invalid(url, DEVICE ? '' : 'user information ("user@") is not supported');
+  if (authority.indexOf('@') >= 0) throw invalid(url, PICOWS_DEVICE ? '' : 'user information ("user@") is not supported');
 
   // host [ ":" port ], the host in brackets when it is an IPv6 literal
   const parts = /^(?:\[([^\]]*)\]|([^:]*))(?::(.*))?$/.exec(authority);
-  if (!parts) throw invalid(url, DEVICE ? '' : 'the host is not a name, an IPv4 address or a bracketed IPv6 address');
+  if (!parts) throw invalid(url, PICOWS_DEVICE ? '' : 'the host is not a name, an IPv4 address or a bracketed IPv6 address');
   const ipv6 = parts[1];
   let host = ipv6 !== undefined ? ipv6 : parts[2];
-  if (host === '') throw invalid(url, DEVICE ? '' : 'the host is missing');
+  if (host === '') throw invalid(url, PICOWS_DEVICE ? '' : 'the host is missing');
   if (ipv6 !== undefined ? !/^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/.test(host) : !/^[a-zA-Z0-9._-]+$/.test(host)) {
-    throw invalid(url, DEVICE ? '' : 'the host "' + host + '" is not a name, an IPv4 address or a bracketed IPv6 address');
+    throw invalid(url, PICOWS_DEVICE ? '' : 'the host "' + host + '" is not a name, an IPv4 address or a bracketed IPv6 address');
   }
   host = host.toLowerCase();
 
@@ -67,12 +67,12 @@ export function parseWsUrl(url: string, opts: { tls: boolean }): WsUrl {
   // An empty port ("ws://host:/") means the default (RFC 3986 3.2.3).
   if (portText) {
     port = /^\d{1,5}$/.test(portText) ? +portText : 0;
-    if (port < 1 || port > 65535) throw invalid(url, DEVICE ? '' : 'the port "' + portText + '" is not a number from 1 to 65535');
+    if (port < 1 || port > 65535) throw invalid(url, PICOWS_DEVICE ? '' : 'the port "' + portText + '" is not a number from 1 to 65535');
   }
 
   // The target goes into the request line verbatim: visible ASCII only.
   if (!/^[!-~]*$/.test(target)) {
-    throw invalid(url, DEVICE ? '' : 'the path contains a space, a control or a non-ASCII character (percent-encode it)');
+    throw invalid(url, PICOWS_DEVICE ? '' : 'the path contains a space, a control or a non-ASCII character (percent-encode it)');
   }
   const path = target === '' ? '/' : target.charAt(0) === '?' ? '/' + target : target;
 

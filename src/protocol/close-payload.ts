@@ -4,8 +4,8 @@
  * isSendableCloseCode (src/errors.ts), the same rule the core applies to what the
  * server sends: 1005, 1006 and 1015 are never on the wire in either direction.
  */
-import { DEVICE } from '../device';
 import { isSendableCloseCode } from '../errors';
+
 
 /** The code reported when a Close frame carried no status code (RFC 6455 7.1.5). Local only. */
 export const NO_STATUS_CODE = 1005;
@@ -26,9 +26,9 @@ export function isApplicationCloseCode(code: number): boolean {
  * The device build (src/device.ts) says only which argument is wrong.
  */
 export function closeArgsProblem(code: number | undefined, reasonBytes: number, anyWireCode: boolean): string {
-  if (code === undefined) return reasonBytes > 0 ? (DEVICE ? 'reason' : 'a reason needs a code') : '';
-  if (code !== Math.floor(code) || !(anyWireCode ? isSendableCloseCode(code) : isApplicationCloseCode(code))) return DEVICE ? 'code' : 'code ' + code + ' may not be sent';
-  if (reasonBytes > MAX_CLOSE_REASON_BYTES) return DEVICE ? 'reason' : 'the reason is ' + reasonBytes + ' UTF-8 bytes (at most ' + MAX_CLOSE_REASON_BYTES + ')';
+  if (code === undefined) return reasonBytes > 0 ? (PICOWS_DEVICE ? 'reason' : 'a reason needs a code') : '';
+  if (code !== Math.floor(code) || !(anyWireCode ? isSendableCloseCode(code) : isApplicationCloseCode(code))) return PICOWS_DEVICE ? 'code' : 'code ' + code + ' may not be sent';
+  if (reasonBytes > MAX_CLOSE_REASON_BYTES) return PICOWS_DEVICE ? 'reason' : 'the reason is ' + reasonBytes + ' UTF-8 bytes (at most ' + MAX_CLOSE_REASON_BYTES + ')';
   return '';
 }
 

@@ -22,7 +22,6 @@
  *   practical) and an empty Close or one echoing its code is queued.
  * - Sink handlers run synchronously inside receiveData and must not call receiveData.
  */
-import { DEVICE } from '../device';
 import { isSendableCloseCode, PicowsError } from '../errors';
 import { coreErrorName } from '../core/error-ids';
 import {
@@ -36,6 +35,7 @@ import { CLOSED, CLOSING, OPEN } from './ready-state';
 import { orDefault } from '../or-default';
 
 export { CLOSED, CLOSING, CONNECTING, OPEN } from './ready-state';
+
 
 /**
  * Outgoing messages above this many bytes are fragmented. 504 payload bytes plus an
@@ -166,7 +166,7 @@ export class Protocol {
           if (this.inputDone) return;
         }
         if (validator.pos >= chunk.length) return;
-        if (count === 0) throw new Error(DEVICE ? 'core stalled' : 'the validator stopped at ' + validator.pos + ' without a record');
+        if (count === 0) throw new Error(PICOWS_DEVICE ? 'core stalled' : 'the validator stopped at ' + validator.pos + ' without a record');
         from = validator.pos;
       }
     } catch (e) {
@@ -395,7 +395,7 @@ export class Protocol {
   }
 
   private requireOpen(): void {
-    if (this._state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this._state }, DEVICE ? undefined : 'the connection is not open (state ' + this._state + ')');
+    if (this._state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this._state }, PICOWS_DEVICE ? undefined : 'the connection is not open (state ' + this._state + ')');
   }
 
   private tooBig(size: number, limit: number): never {
@@ -422,7 +422,7 @@ export class Protocol {
 
   private sendControl(opcode: number, payload: Uint8Array | undefined): void {
     const bytes = payload || EMPTY;
-    if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
+    if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, PICOWS_DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
     if (this._state === OPEN) this.queueControl(opcode, bytes);
   }
 

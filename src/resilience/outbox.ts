@@ -22,10 +22,16 @@
  * every seq ≤ n; rewind() makes every unacked message sendable again, resent with the
  * same seq. Unacked messages count against the bounds.
  *
+ * The device build (src/device.ts) keeps the bounded ring, drop-oldest and the
+ * at-least-once bookkeeping, and leaves out key, ttlMs, session and 'drop-newest'
+ * (firmware/README.md, "The device profile"): push() throws NOT_ON_DEVICE for them.
+ *
  * Sizes: a string counts its length (UTF-16 units: ≈ its heap cost on JerryScript for
  * ASCII, kaluma.md §2), a Uint8Array its byteLength.
  */
+import { PicowsError } from '../errors';
 import { orDefault } from '../or-default';
+
 
 export type OutboxMessage = string | Uint8Array;
 export type Overflow = 'drop-oldest' | 'drop-newest';
@@ -111,67 +117,78 @@ export class Outbox {
     this.defaultOverflow = opts.overflow || 'drop-oldest';
     this.clockNow = opts.now || (() => 0);
     this.nextSeq = opts.firstSeq || 1;
+    if (PICOWS_DEVICE && opts.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
     this.msg = new Array(cap);
     this.keyOf = new Array(cap);
     for (let i = 0; i < cap; i++) this.msg[i] = this.keyOf[i] = null;
     this.sizeOf = new Int32Array(cap);
-    this.flagsOf = new Uint8Array(cap);
     this.seqs = new Float64Array(cap);
-    this.expiresAt = new Float64Array(cap);
+    // Flags and expiry exist for the host's options only.
+    this.flagsOf = new Uint8Array(PICOWS_DEVICE ? 0 : cap);
+    this.expiresAt = new Float64Array(PICOWS_DEVICE ? 0 : cap);
   }
 
   /** Queues a message. Returns 'queued', or why it was not (counted in stats.dropped); a refusal changes nothing else. */
   push(m: OutboxMessage, o: PushOptions = {}): 'queued' | DropReason {
     const n = typeof m === 'string' ? m.length : m.byteLength;
-    const key = orDefault(o.key, null);
-    const keep = (o.overflow || this.defaultOverflow) === 'drop-newest';
     if (n > this.maxBytes) return this.refuse('too-big', n);
-    const now = this.clockNow();
-    // The live message with the same key (there is at most one).
-    let match = -1;
-    for (let i = 0; key !== null && i < this.length; i++) {
-      const q = this.slot(i);
-      if (this.keyOf[q] === key && !(this.flagsOf[q] & SUPERSEDED)) match = i;
+    if (PICOWS_DEVICE) {
+      if (o.key !== undefined || o.ttlMs !== undefined || o.session || o.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+      // Every message is drop-oldest: evict from the front until it fits.
+      while (!this.fits(n)) this.remove(0, 'evicted');
+      return this.put(this.slot(this.length++), m, n, null, false, o, 0);
     }
-    if (match >= 0) {
-      const q = this.slot(match);
-      if (!this.seqs[q] && this.bytes - this.sizeOf[q] + n <= this.maxBytes) {
-        this.countDrop('coalesced', this.sizeOf[q]);
-        this.bytes -= this.sizeOf[q];
-        return this.put(q, m, n, key, keep, o, now);
-      }
-    }
-    if (!this.fits(n)) {
-      // Decide before touching anything: what could go is dead weight (expired,
-      // superseded, the message this one replaces) and, for a 'drop-oldest' push,
-      // every message that is itself 'drop-oldest'.
-      let count = this.length;
-      let bytes = this.bytes;
-      for (let i = 0; i < this.length; i++) {
+    // An else, not code after a return: esbuild drops a dead branch, not dead code after one.
+    else {
+      const key = orDefault(o.key, null);
+      const keep = (o.overflow || this.defaultOverflow) === 'drop-newest';
+      const now = this.clockNow();
+      // The live message with the same key (there is at most one).
+      let match = -1;
+      for (let i = 0; key !== null && i < this.length; i++) {
         const q = this.slot(i);
-        if (i === match || this.expiresAt[q] <= now || this.flagsOf[q] & SUPERSEDED || !(keep || this.flagsOf[q] & KEEP)) {
-          count--;
-          bytes -= this.sizeOf[q];
+        if (this.keyOf[q] === key && !(this.flagsOf[q] & SUPERSEDED)) match = i;
+      }
+      if (match >= 0) {
+        const q = this.slot(match);
+        if (!this.seqs[q] && this.bytes - this.sizeOf[q] + n <= this.maxBytes) {
+          this.countDrop('coalesced', this.sizeOf[q]);
+          this.bytes -= this.sizeOf[q];
+          return this.put(q, m, n, key, keep, o, now);
         }
       }
-      if (count >= this.maxCount || bytes + n > this.maxBytes) return this.refuse('full', n);
+      if (!this.fits(n)) {
+        // Decide before touching anything: what could go is dead weight (expired,
+        // superseded, the message this one replaces) and, for a 'drop-oldest' push,
+        // every message that is itself 'drop-oldest'.
+        let count = this.length;
+        let bytes = this.bytes;
+        for (let i = 0; i < this.length; i++) {
+          const q = this.slot(i);
+          if (i === match || this.expiresAt[q] <= now || this.flagsOf[q] & SUPERSEDED || !(keep || this.flagsOf[q] & KEEP)) {
+            count--;
+            bytes -= this.sizeOf[q];
+          }
+        }
+        if (count >= this.maxCount || bytes + n > this.maxBytes) return this.refuse('full', n);
+      }
+      if (match >= 0) {
+        // Sent already: the server may hold its seq, so it is never rewritten, only not resent.
+        if (this.seqs[this.slot(match)]) this.flagsOf[this.slot(match)] |= SUPERSEDED;
+        else this.remove(match, 'coalesced');
+      }
+      for (let i = 0; i < this.length && !this.fits(n); ) {
+        const q = this.slot(i);
+        if (this.expiresAt[q] <= now) this.remove(i, 'expired');
+        else if (this.flagsOf[q] & SUPERSEDED) this.remove(i, 'coalesced');
+        else i++;
+      }
+      for (let i = 0; !this.fits(n); ) {
+        if (this.flagsOf[this.slot(i)] & KEEP) i++;
+        else this.remove(i, 'evicted');
+      }
+      return this.put(this.slot(this.length++), m, n, key, keep, o, now);
     }
-    if (match >= 0) {
-      // Sent already: the server may hold its seq, so it is never rewritten, only not resent.
-      if (this.seqs[this.slot(match)]) this.flagsOf[this.slot(match)] |= SUPERSEDED;
-      else this.remove(match, 'coalesced');
-    }
-    for (let i = 0; i < this.length && !this.fits(n); ) {
-      const q = this.slot(i);
-      if (this.expiresAt[q] <= now) this.remove(i, 'expired');
-      else if (this.flagsOf[q] & SUPERSEDED) this.remove(i, 'coalesced');
-      else i++;
-    }
-    for (let i = 0; !this.fits(n); ) {
-      if (this.flagsOf[this.slot(i)] & KEEP) i++;
-      else this.remove(i, 'evicted');
-    }
-    return this.put(this.slot(this.length++), m, n, key, keep, o, now);
   }
 
   /**
@@ -180,12 +197,12 @@ export class Outbox {
    * `seq` tells its seq.
    */
   take(): OutboxMessage | null {
-    const now = this.clockNow();
+    const now = PICOWS_DEVICE ? 0 : this.clockNow();
     while (this.inFlight < this.length && this.inFlight < this.windowSize) {
       const i = this.inFlight;
       const p = this.slot(i);
-      if (this.flagsOf[p] & SUPERSEDED) this.remove(i, 'coalesced');
-      else if (this.expiresAt[p] <= now) this.remove(i, 'expired');
+      if (!PICOWS_DEVICE && this.flagsOf[p] & SUPERSEDED) this.remove(i, 'coalesced');
+      else if (!PICOWS_DEVICE && this.expiresAt[p] <= now) this.remove(i, 'expired');
       else {
         const m = this.msg[p] as OutboxMessage;
         if (!this.acking) {
@@ -226,7 +243,7 @@ export class Outbox {
    */
   rewind(): void {
     this.inFlight = 0;
-    for (let i = 0; i < this.length; ) {
+    for (let i = 0; !PICOWS_DEVICE && i < this.length; ) {
       if (this.flagsOf[this.slot(i)] & SESSION) this.remove(i, 'session');
       else i++;
     }
@@ -234,11 +251,13 @@ export class Outbox {
 
   private put(p: number, m: OutboxMessage, n: number, key: string | null, keep: boolean, o: PushOptions, now: number): 'queued' {
     this.msg[p] = m;
-    this.keyOf[p] = key;
     this.sizeOf[p] = n;
-    this.flagsOf[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
     this.seqs[p] = 0;
-    this.expiresAt[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
+    if (!PICOWS_DEVICE) {
+      this.keyOf[p] = key;
+      this.flagsOf[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
+      this.expiresAt[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
+    }
     this.bytes += n;
     this.stats.queued++;
     return 'queued';
@@ -274,11 +293,13 @@ export class Outbox {
       for (let j = i + 1; j < this.length; j++) {
         const from = this.slot(j);
         this.msg[to] = this.msg[from];
-        this.keyOf[to] = this.keyOf[from];
         this.sizeOf[to] = this.sizeOf[from];
-        this.flagsOf[to] = this.flagsOf[from];
         this.seqs[to] = this.seqs[from];
-        this.expiresAt[to] = this.expiresAt[from];
+        if (!PICOWS_DEVICE) {
+          this.keyOf[to] = this.keyOf[from];
+          this.flagsOf[to] = this.flagsOf[from];
+          this.expiresAt[to] = this.expiresAt[from];
+        }
         to = from;
       }
     }
