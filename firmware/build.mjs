@@ -12,13 +12,15 @@
 //    no NUL byte either (Kaluma stores the program NUL-terminated, src/prog.c).
 //  - minify + mangled member names (privateMemberNames below): bytecode lives in the
 //    180 KiB heap for as long as the program runs, so every byte of source costs heap too.
-//  - then `this` aliased (firmware/alias-this.mjs): ~2 KB that no minifier takes out.
+//  - then terser (safe options) and `this` aliased (firmware/alias-this.mjs): ~2.5 KB that
+//    esbuild leaves.
 //  - PICOWS_DEVICE (src/device.d.ts): host-only options and English text that only explains
 //    an error id are left out.
 import { build } from 'esbuild';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { minify as terser } from 'terser';
 import { aliasThis } from './alias-this.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -164,7 +166,7 @@ export async function privateMemberNames() {
  * Builds the firmware. Options: url, ssid, password (defaults baked in; storage keys
  * override them on the device), outfile (default build/firmware.js; null = do not
  * write), metafile path (default build/firmware.meta.json; null = none), mangle
- * (default true), aliasThis (default true). Returns { code, bytes, outfile, metafile, mangled }.
+ * (default true), squeeze (terser + this-aliasing, default true). Returns { code, bytes, outfile, metafile, mangled }.
  */
 export async function buildFirmware(options = {}) {
   const outfile = options.outfile === undefined ? join(root, 'build/firmware.js') : options.outfile;
@@ -196,7 +198,13 @@ export async function buildFirmware(options = {}) {
     metafile: true,
     logLevel: 'warning',
   });
-  const code = options.aliasThis === false ? result.outputFiles[0].text : aliasThis(result.outputFiles[0].text);
+  let code = result.outputFiles[0].text;
+  if (options.squeeze !== false) {
+    // terser's second look at esbuild's output (plain compress + local names, no unsafe
+    // transforms): about 500 bytes that esbuild leaves. Then the `this` aliasing.
+    code = (await terser(code, { ecma: 2019, compress: { passes: 2 }, mangle: true, format: { ascii_only: true } })).code;
+    code = aliasThis(code);
+  }
   if (code.indexOf('\0') >= 0) throw new Error('firmware: the bundle contains a NUL byte (Kaluma stores the program NUL-terminated)');
   for (let i = 0; i < code.length; i++) {
     if (code.charCodeAt(i) > 0x7e && code.charCodeAt(i) !== 0x7f) throw new Error('firmware: non-ASCII character at ' + i);

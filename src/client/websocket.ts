@@ -44,14 +44,16 @@ export interface WebSocketOptions {
 export type BinaryType = 'arraybuffer' | 'uint8array';
 
 export class WebSocket extends EventSource {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
-  readonly CONNECTING = CONNECTING;
-  readonly OPEN = OPEN;
-  readonly CLOSING = CLOSING;
-  readonly CLOSED = CLOSED;
+  // WHATWG's readyState constants, on the class and its prototype (set below the class:
+  // the device build, whose one user is ResilientClient, leaves them out).
+  declare static readonly CONNECTING: typeof CONNECTING;
+  declare static readonly OPEN: typeof OPEN;
+  declare static readonly CLOSING: typeof CLOSING;
+  declare static readonly CLOSED: typeof CLOSED;
+  declare readonly CONNECTING: typeof CONNECTING;
+  declare readonly OPEN: typeof OPEN;
+  declare readonly CLOSING: typeof CLOSING;
+  declare readonly CLOSED: typeof CLOSED;
 
   readonly url: string;
   /** The subprotocol the server chose ('' for none). */
@@ -119,7 +121,8 @@ export class WebSocket extends EventSource {
     if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, PICOWS_DEVICE ? undefined : 'send() before the connection is open');
     if (this.readyState !== OPEN || !this.proto) return; // WHATWG: silently discarded once closing
     if (typeof data === 'string') this.proto.sendText(data);
-    else if (data instanceof Uint8Array) this.proto.sendBinary(data);
+    // The device build's one caller, ResilientClient, sends strings and Uint8Arrays only.
+    else if (PICOWS_DEVICE || data instanceof Uint8Array) this.proto.sendBinary(data as Uint8Array);
     else if (data instanceof ArrayBuffer) this.proto.sendBinary(new Uint8Array(data));
     else throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
     this.pump();
@@ -410,7 +413,8 @@ export class WebSocket extends EventSource {
     onBinary: (data) => {
       if (this.readyState !== OPEN) return;
       // new Uint8Array(view) copies; view.slice() would not when the view is a Node Buffer.
-      if (this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: this.rt.volatileChunks ? new Uint8Array(data) : data });
+      // The device build has no ArrayBuffer branch (and no binaryType): a fresh Uint8Array, always.
+      if (PICOWS_DEVICE || this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: this.rt.volatileChunks ? new Uint8Array(data) : data });
       else {
         const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
         this.dispatch({ type: 'message', data: (whole ? data : new Uint8Array(data)).buffer as ArrayBuffer });
@@ -441,4 +445,8 @@ export class WebSocket extends EventSource {
       this.timer = undefined;
     }
   }
+}
+
+if (!PICOWS_DEVICE) {
+  for (const o of [WebSocket, WebSocket.prototype]) Object.assign(o, { CONNECTING, OPEN, CLOSING, CLOSED });
 }

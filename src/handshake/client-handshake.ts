@@ -118,8 +118,13 @@ function retryAfterSeconds(headers: { [name: string]: string }): number | undefi
   const value = headers['retry-after'];
   if (value === undefined) return undefined;
   if (/^\d+$/.test(value)) return +value;
-  const delay = httpDateSeconds(value) - httpDateSeconds(headers.date || '');
-  return delay >= 0 ? delay : delay < 0 ? 0 : undefined; // NaN: either date unusable
+  // The device build reads delta-seconds only (src/device.d.ts): an HTTP-date leaves the
+  // delay to the policy's own backoff, as a missing Date header does here.
+  if (PICOWS_DEVICE) return undefined;
+  else {
+    const delay = httpDateSeconds(value) - httpDateSeconds(headers.date || '');
+    return delay >= 0 ? delay : delay < 0 ? 0 : undefined; // NaN: either date unusable
+  }
 }
 
 export class ClientHandshake {

@@ -31,9 +31,11 @@
  * then the cause ('pong-timeout'), then the close code ('1013'); the first hit wins. A
  * value is a class name (takes that class's action and multiplier) or a partial
  * decision. `classes` changes a class's action and multiplier; `decide(ending, d)`
- * has the last word.
+ * has the last word. The device build (src/device.d.ts) keeps the default policy, the
+ * breaker and the diagnostics, and leaves these three out: they throw NOT_ON_DEVICE.
  */
 import type { CloseCause } from '../client/close-cause';
+import { PicowsError } from '../errors';
 import { orDefault } from '../or-default';
 
 export type PolicyClass = 'transient' | 'try-later' | 'broken-peer' | 'rejected' | 'server-normal' | 'user';
@@ -136,6 +138,7 @@ export class Policy {
   private written = 0;
 
   constructor(opts: PolicyOptions = {}) {
+    if (PICOWS_DEVICE && (opts.overrides || opts.classes || opts.decide)) throw new PicowsError('NOT_ON_DEVICE', { option: 'policy' });
     this.opts = opts;
     this.ring = new Array(orDefault(opts.diagnostics, 8));
   }
@@ -149,8 +152,8 @@ export class Policy {
     d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
     const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
     if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
-    const table = o.overrides;
-    if (table) {
+    const table = PICOWS_DEVICE ? undefined : o.overrides;
+    if (!PICOWS_DEVICE && table) {
       const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
       for (let i = 0; i < keys.length; i++) {
         const v = keys[i] ? table[keys[i]] : undefined;
@@ -170,7 +173,7 @@ export class Policy {
         break;
       }
     }
-    let r = o.decide ? o.decide(e, d) : d;
+    let r = !PICOWS_DEVICE && o.decide ? o.decide(e, d) : d;
     if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
       r = { action: 'stop', class: r.class, harder: r.harder, reason: r.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
@@ -192,7 +195,7 @@ export class Policy {
   }
 
   private ofClass(c: PolicyClass): Decision {
-    const over = this.opts.classes ? this.opts.classes[c] : undefined;
+    const over = !PICOWS_DEVICE && this.opts.classes ? this.opts.classes[c] : undefined;
     const base = CLASSES[c];
     return {
       action: over && over.action ? over.action : base[0] ? 'retry' : 'stop',

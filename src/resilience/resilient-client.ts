@@ -25,6 +25,7 @@ import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
 import type { Runtime } from '../client/runtime';
 import { WebSocket, type WebSocketOptions } from '../client/websocket';
+import { CONNECTING, OPEN } from '../protocol/ready-state';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
 import { Backoff, type BackoffOptions } from './backoff';
 import { LivenessMonitor, type LivenessOptions } from './liveness';
@@ -154,7 +155,7 @@ export class ResilientClient {
     this.timer = this.cancel(this.timer);
     this.linkTimer = this.cancel(this.linkTimer);
     const ws = this.ws;
-    if (ws && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) ws.close(code, reason);
+    if (ws && (ws.readyState === OPEN || ws.readyState === CONNECTING)) ws.close(code, reason);
     // Already closing (the peer's Close, a protocol error): its close event ends it as the user's stop.
     else if (!ws) this.setStopped('stopped by the application');
   }
@@ -375,7 +376,7 @@ export class ResilientClient {
   /** Hands queued messages to the socket while it has room; the socket paces the bytes. */
   private flush(): void {
     const ws = this.ws;
-    if (!ws || ws.readyState !== ws.OPEN) return;
+    if (!ws || ws.readyState !== OPEN) return;
     const limit = this.opts.maxBuffered || 1024;
     const stats = this.outbox.stats;
     while (ws.bufferedAmount < limit) {
@@ -392,7 +393,7 @@ export class ResilientClient {
         this.emit({ type: 'sent', seq: 0, resend: false });
       }
       // A listener may have stopped the client, or the send may have failed it.
-      if (this.ws !== ws || ws.readyState !== ws.OPEN) return;
+      if (this.ws !== ws || ws.readyState !== OPEN) return;
     }
     // More waits: look again once the socket has written some (one timer at a time).
     if (this.outbox.length > this.outbox.inFlight && this.flushTimer === undefined) {

@@ -1,0 +1,86 @@
+/**
+ * The device profile (firmware/README.md, "The device profile"): what the device build
+ * (PICOWS_DEVICE, src/device.d.ts) leaves out, tested on each module as that build
+ * compiles it. Each host-only option throws NOT_ON_DEVICE there; everything else gives
+ * the host's answers. The outbox's share is in outbox.test.ts; the whole bundle runs in
+ * firmware-sandbox.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { PicowsError } from '../src/errors';
+import { deviceModule } from './helpers/device-module';
+
+type PolicyModule = typeof import('../src/resilience/policy');
+type EventsModule = typeof import('../src/client/events');
+type HandshakeModule = typeof import('../src/handshake/client-handshake');
+type ErrorsModule = typeof import('../src/errors');
+
+const notOnDevice = expect.objectContaining({ id: 'NOT_ON_DEVICE' });
+
+describe('the device profile', () => {
+  it('Policy: overrides, classes and decide throw NOT_ON_DEVICE; the default table gives the host answers', async () => {
+    const device = await deviceModule<PolicyModule>('src/resilience/policy.ts');
+    const host = await import('../src/resilience/policy');
+    expect(() => new device.Policy({ overrides: { PONG_TIMEOUT: 'rejected' } })).toThrow(notOnDevice);
+    expect(() => new device.Policy({ classes: { transient: { harder: 2 } } })).toThrow(notOnDevice);
+    expect(() => new device.Policy({ decide: (_e, d) => d })).toThrow(notOnDevice);
+    const endings = [
+      { cause: 'pong-timeout' as const, code: 1006, error: new PicowsError('PONG_TIMEOUT') },
+      { cause: 'protocol-error' as const, code: 1002, error: new PicowsError('RESERVED_OPCODE', { offset: 3 }) },
+      { cause: 'handshake-rejected' as const, code: 1006, error: new PicowsError('HANDSHAKE_STATUS', { status: 503, retryAfter: 7 }) },
+      { cause: 'handshake-rejected' as const, code: 1006, error: new PicowsError('HANDSHAKE_STATUS', { status: 401 }) },
+      { cause: 'peer-closed' as const, code: 1013, error: null },
+      { cause: 'local-close' as const, code: 1000, error: null },
+    ];
+    const d = new device.Policy({ now: () => 5 });
+    const h = new host.Policy({ now: () => 5 });
+    // Six broken-peer endings in a row trip the breaker on both.
+    for (let round = 0; round < 6; round++) for (const e of endings) expect(d.decide(e)).toEqual(h.decide(e));
+    expect(d.diagnostics()).toEqual(h.diagnostics());
+    expect(d.diagnostics().length).toBeGreaterThan(0);
+  });
+
+  it('EventSource: addEventListener throws NOT_ON_DEVICE; the on* handlers still get every event', async () => {
+    const { EventSource } = await deviceModule<EventsModule>('src/client/events.ts');
+    class Probe extends EventSource {
+      fire(): void {
+        this.dispatch({ type: 'open' });
+        this.dispatch({ type: 'message', data: 'hi' });
+      }
+    }
+    const p = new Probe();
+    expect(() => p.addEventListener('open', () => undefined)).toThrow(notOnDevice);
+    p.removeEventListener('open', () => undefined); // nothing to remove: no throw
+    const seen: string[] = [];
+    p.onopen = () => seen.push('open');
+    p.onmessage = (ev) => seen.push('message ' + ev.data);
+    p.fire();
+    expect(seen).toEqual(['open', 'message hi']);
+  });
+
+  it('ClientHandshake: Retry-After in seconds is read, an HTTP-date is left to the policy (undefined)', async () => {
+    const { ClientHandshake } = await deviceModule<HandshakeModule>('src/handshake/client-handshake.ts');
+    const status = (lines: string[]) => {
+      const hs = new ClientHandshake({ url: { hostHeader: 'pico', path: '/' }, key: new Uint8Array(16) });
+      const text = lines.join('\r\n') + '\r\n\r\n';
+      const bytes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+      expect(hs.receive(bytes)).toBe(bytes.length);
+      expect(hs.error && hs.error.id).toBe('HANDSHAKE_STATUS');
+      return hs.error!.detail!;
+    };
+    expect(status(['HTTP/1.1 503 Busy', 'Retry-After: 7']).retryAfter).toBe(7);
+    const dated = status(['HTTP/1.1 503 Busy', 'Date: Wed, 21 Oct 2015 07:28:00 GMT', 'Retry-After: Wed, 21 Oct 2015 07:30:00 GMT']);
+    expect(dated.retryAfter).toBeUndefined();
+    // The raw value is still there for whoever reads the headers.
+    expect((dated.headers as { [k: string]: string })['retry-after']).toBe('Wed, 21 Oct 2015 07:30:00 GMT');
+  });
+
+  it('errors: the id is the message, and NOT_ON_DEVICE maps to 1006 (never on the wire)', async () => {
+    const { PicowsError: DeviceError, ERRORS } = await deviceModule<ErrorsModule>('src/errors.ts');
+    const e = new DeviceError('NOT_ON_DEVICE', { option: 'policy' });
+    expect(e.message).toBe('NOT_ON_DEVICE');
+    expect(e.closeCode).toBe(1006);
+    for (const id in ERRORS) expect(ERRORS[id].message).toBe(id);
+    expect(new PicowsError('NOT_ON_DEVICE').message).toContain('device build');
+  });
+});
