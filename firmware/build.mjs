@@ -34,10 +34,10 @@ export const BUNDLE_BUDGET = 24 * 1024;
 /**
  * The largest bundle picows will flash, with its heap measured within budget
  * (test/firmware-budget.test.ts). The 24 KiB target above is not met yet; this limit
- * may only come down (the bundle is about 40,200 bytes now; test/flash.test.ts spells
- * out this value, so both change together).
+ * may only come down (40 KiB at 40,487 bytes; 34 KiB since the bundle is 34,227 bytes,
+ * firmware/README.md "Size"; test/flash.test.ts derives its cases from this value).
  */
-export const BUNDLE_LIMIT = 40 * 1024;
+export const BUNDLE_LIMIT = 34 * 1024;
 
 const BANNER = "'use strict';(()=>{";
 const FOOTER = '})();';
@@ -234,7 +234,7 @@ function arg(name) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = await buildFirmware({ url: arg('url'), ssid: arg('ssid'), password: arg('password'), mangle: !process.argv.includes('--no-mangle') });
+  const r = await buildFirmware({ url: arg('url'), ssid: arg('ssid'), password: arg('password'), mangle: !process.argv.includes('--no-mangle'), squeeze: !process.argv.includes('--no-squeeze') });
   const pct = ((100 * r.bytes) / BUNDLE_BUDGET).toFixed(0);
   console.log(`build/firmware.js: ${r.bytes} bytes (${pct}% of the ${BUNDLE_BUDGET}-byte budget; ${r.mangled} private names mangled)`);
   if (process.argv.includes('--modules')) for (const [p, b] of bytesByModule(r.metafile)) console.log(String(b).padStart(7) + '  ' + p);

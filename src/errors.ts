@@ -10,7 +10,7 @@
 import { CORE_ERRORS } from './core/error-ids';
 
 /**
- * In the device build (src/device.ts) the English text drops out of the bundle (about
+ * In the device build (src/device.d.ts) the English text drops out of the bundle (about
  * 3 KB of bytecode on a 180 KiB heap) and a device error's message is its id, which the
  * host-side docs and this file explain.
  */

@@ -80,7 +80,7 @@ const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|pr
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
 const RELEASED = new Uint8Array(0);
 
-/** `message` is '' in the device build (src/device.ts): the id is then the message. */
+/** `message` is '' in the device build (src/device.d.ts): the id is then the message. */
 function badOption(message: string): PicowsError {
   return new PicowsError('INVALID_HANDSHAKE_OPTIONS', undefined, message);
 }

@@ -25,7 +25,7 @@ export interface WsUrl {
   readonly hostHeader: string;
 }
 
-/** The device build (src/device.ts) leaves the English out: its message is the id. */
+/** The device build (src/device.d.ts) leaves the English out: its message is the id. */
 function invalid(url: string, what: string): PicowsError {
   return new PicowsError('INVALID_URL', { url }, PICOWS_DEVICE ? undefined : 'invalid WebSocket URL ' + JSON.stringify(url) + ': ' + what);
 }

@@ -23,7 +23,7 @@ export function isApplicationCloseCode(code: number): boolean {
  * "no status code" (an empty Close payload), which then cannot carry a reason
  * (RFC 6455 5.5.1: the reason follows the code). `anyWireCode` admits every code
  * that may be on the wire (1001, 1002, 1007, 1009, 1011...) for picows' own use.
- * The device build (src/device.ts) says only which argument is wrong.
+ * The device build (src/device.d.ts) says only which argument is wrong.
  */
 export function closeArgsProblem(code: number | undefined, reasonBytes: number, anyWireCode: boolean): string {
   if (code === undefined) return reasonBytes > 0 ? (PICOWS_DEVICE ? 'reason' : 'a reason needs a code') : '';

@@ -22,7 +22,7 @@
  * every seq ≤ n; rewind() makes every unacked message sendable again, resent with the
  * same seq. Unacked messages count against the bounds.
  *
- * The device build (src/device.ts) keeps the bounded ring, drop-oldest and the
+ * The device build (src/device.d.ts) keeps the bounded ring, drop-oldest and the
  * at-least-once bookkeeping, and leaves out key, ttlMs, session and 'drop-newest'
  * (firmware/README.md, "The device profile"): push() throws NOT_ON_DEVICE for them.
  *
