@@ -12,8 +12,8 @@
 //    no NUL byte either (Kaluma stores the program NUL-terminated, src/prog.c).
 //  - minify + mangled member names (privateMemberNames below): bytecode lives in the
 //    180 KiB heap for as long as the program runs, so every byte of source costs heap too.
-//  - then terser (safe options) and `this` aliased (firmware/alias-this.mjs): ~2.5 KB that
-//    esbuild leaves.
+//  - then terser (safe options), `this` aliased (firmware/alias-this.mjs) and repeated
+//    strings hoisted (firmware/hoist-strings.mjs): ~3 KB that esbuild leaves.
 //  - PICOWS_DEVICE (src/device.d.ts): host-only options and English text that only explains
 //    an error id are left out.
 import { build } from 'esbuild';
@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { minify as terser } from 'terser';
 import { aliasThis } from './alias-this.mjs';
+import { hoistStrings } from './hoist-strings.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -201,9 +202,10 @@ export async function buildFirmware(options = {}) {
   let code = result.outputFiles[0].text;
   if (options.squeeze !== false) {
     // terser's second look at esbuild's output (plain compress + local names, no unsafe
-    // transforms): about 500 bytes that esbuild leaves. Then the `this` aliasing.
+    // transforms): about 500 bytes that esbuild leaves. Then `this` aliasing and repeated
+    // strings hoisted into variables.
     code = (await terser(code, { ecma: 2019, compress: { passes: 2 }, mangle: true, format: { ascii_only: true } })).code;
-    code = aliasThis(code);
+    code = hoistStrings(aliasThis(code));
   }
   if (code.indexOf('\0') >= 0) throw new Error('firmware: the bundle contains a NUL byte (Kaluma stores the program NUL-terminated)');
   for (let i = 0; i < code.length; i++) {
