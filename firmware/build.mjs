@@ -35,10 +35,10 @@ export const BUNDLE_BUDGET = 24 * 1024;
 /**
  * The largest bundle picows will flash, with its heap measured within budget
  * (test/firmware-budget.test.ts). The 24 KiB target above is not met yet; this limit
- * may only come down (40 KiB at 40,487 bytes; 34 KiB since the bundle is 34,227 bytes,
+ * may only come down (40 KiB at 40,487 bytes; 33 KiB since the bundle is 33,079 bytes,
  * firmware/README.md "Size"; test/flash.test.ts derives its cases from this value).
  */
-export const BUNDLE_LIMIT = 34 * 1024;
+export const BUNDLE_LIMIT = 33 * 1024;
 
 const BANNER = "'use strict';(()=>{";
 const FOOTER = '})();';
@@ -60,7 +60,7 @@ export const INTERNAL_TYPES = [
   'Core', 'FrameValidator', 'JsFrameValidator',
   'LivenessMonitor', 'LivenessHooks', 'Outbox', 'Backoff', 'Policy',
   'KalumaTransport', 'StatusLed', 'KalumaLink', 'LinkMonitor',
-  'WebSocket', 'WebSocketOptions', 'EventSource', 'OpenEvent', 'MessageEvent', 'ErrorEvent', 'CloseEvent', 'EventMap',
+  'Connection', 'ConnectionOptions', 'ConnectionHandler', 'WebSocket', 'WebSocketOptions', 'EventSource', 'OpenEvent', 'MessageEvent', 'ErrorEvent', 'CloseEvent', 'EventMap',
   'ResilientClient', 'ResilientOptions', 'LivenessOptions', 'BackoffOptions', 'PolicyOptions', 'OutboxOptions', 'PushOptions',
   'OutboxStats', 'Decision', 'Ending', 'Diagnostic', 'Override', 'HandshakeSuccess', 'ErrorSpec', 'DataFrame',
   'ResilientStats', 'LastClose', 'ResilientEvent',

@@ -10,7 +10,6 @@ import { PicowsError } from '../src/errors';
 import { deviceModule } from './helpers/device-module';
 
 type PolicyModule = typeof import('../src/resilience/policy');
-type EventsModule = typeof import('../src/client/events');
 type HandshakeModule = typeof import('../src/handshake/client-handshake');
 type ErrorsModule = typeof import('../src/errors');
 
@@ -39,22 +38,14 @@ describe('the device profile', () => {
     expect(d.diagnostics().length).toBeGreaterThan(0);
   });
 
-  it('EventSource: addEventListener throws NOT_ON_DEVICE; the on* handlers still get every event', async () => {
-    const { EventSource } = await deviceModule<EventsModule>('src/client/events.ts');
-    class Probe extends EventSource {
-      fire(): void {
-        this.dispatch({ type: 'open' });
-        this.dispatch({ type: 'message', data: 'hi' });
-      }
-    }
-    const p = new Probe();
-    expect(() => p.addEventListener('open', () => undefined)).toThrow(notOnDevice);
-    p.removeEventListener('open', () => undefined); // nothing to remove: no throw
-    const seen: string[] = [];
-    p.onopen = () => seen.push('open');
-    p.onmessage = (ev) => seen.push('message ' + ev.data);
-    p.fire();
-    expect(seen).toEqual(['open', 'message hi']);
+  it('the bundle has no WHATWG layer: ResilientClient drives a Connection, so WebSocket and EventSource stay out', async () => {
+    const { buildFirmware, bytesByModule } = await import('../firmware/build.mjs');
+    const r = await buildFirmware({ outfile: null, metafile: null });
+    const modules = bytesByModule(r.metafile).map(([p]: [string, number]) => p);
+    expect(modules).toContain('src/client/connection.ts');
+    expect(modules).toContain('src/resilience/resilient-client.ts');
+    expect(modules).not.toContain('src/client/websocket.ts');
+    expect(r.code).not.toContain('addEventListener');
   });
 
   it('ClientHandshake: Retry-After in seconds is read, an HTTP-date is left to the policy (undefined)', async () => {

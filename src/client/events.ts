@@ -2,7 +2,7 @@
  * The WHATWG-style events of the client, without DOM classes (Kaluma has no
  * EventTarget): plain objects, `on<type>` properties and add/removeEventListener.
  */
-import { PicowsError } from '../errors';
+import type { PicowsError } from '../errors';
 import type { CloseCause } from './close-cause';
 
 export interface OpenEvent {
@@ -46,15 +46,12 @@ export class EventSource {
   onclose: Listener<'close'> | null = null;
   private listeners: { [K in EventType]?: Listener<K>[] } = {};
 
-  /** Not in the device build (src/device.d.ts), whose one user, ResilientClient, sets the on* handlers: NOT_ON_DEVICE there. */
   addEventListener<K extends EventType>(type: K, fn: Listener<K>): void {
-    if (PICOWS_DEVICE) throw new PicowsError('NOT_ON_DEVICE', { option: 'addEventListener' });
     const list = (this.listeners[type] || (this.listeners[type] = [])) as Listener<K>[];
     if (list.indexOf(fn) < 0) list.push(fn);
   }
 
   removeEventListener<K extends EventType>(type: K, fn: Listener<K>): void {
-    if (PICOWS_DEVICE) return; // nothing was added
     const list = this.listeners[type] as Listener<K>[] | undefined;
     if (!list) return;
     const i = list.indexOf(fn);
@@ -68,8 +65,8 @@ export class EventSource {
     // a message, a seventh of the receive path (bench/README.md, the client section).
     const handler = (type === 'message' ? this.onmessage : type === 'open' ? this.onopen : type === 'close' ? this.onclose : this.onerror) as Listener<K> | null;
     if (handler) this.invoke(handler, ev);
-    const list = PICOWS_DEVICE ? undefined : (this.listeners[type] as Listener<K>[] | undefined);
-    if (!PICOWS_DEVICE && list) {
+    const list = this.listeners[type] as Listener<K>[] | undefined;
+    if (list) {
       if (list.length === 1) this.invoke(list[0], ev);
       else if (list.length > 1) {
         const copy = list.slice();

@@ -1,51 +1,22 @@
 /**
  * The client people already know: a WHATWG-style WebSocket over an injected Runtime.
- *
- * It drives three things and knows no framing rule itself:
- *  - the transport (TCP, paced: at most `transport.maxWrite` bytes per event-loop turn),
- *  - the opening handshake (src/handshake/client-handshake.ts),
- *  - the sans-I/O protocol (src/protocol/protocol.ts), once the handshake succeeded.
- * Deadlines (connect, handshake, close) run on the injected Clock, so tests use
- * virtual time. Liveness (ping/pong, Wi-Fi) attaches through `abort()`.
+ * The connection itself (transport, handshake, protocol, deadlines, paced writes) is
+ * src/client/connection.ts; this file adds the WHATWG surface: the readyState
+ * constants, `on*` handlers and listener lists, an 'error' event before the 'close' of
+ * a failure, binaryType, ArrayBuffer sends. Liveness hooks (`onactivity`, `onpong`,
+ * `abort()`, `handshakeRtt`) are picows' own additions.
  */
-import { PicowsError } from '../errors';
-import { ClientHandshake } from '../handshake/client-handshake';
-import { parseWsUrl, type WsUrl } from '../handshake/url';
-import { closeArgsProblem } from '../protocol/close-payload';
-import { CLOSED, CLOSING, CONNECTING, OPEN, Protocol, type ProtocolSink } from '../protocol/protocol';
-import { causeOfError, type CloseCause } from './close-cause';
+import { CLOSED, CLOSING, CONNECTING, OPEN } from '../protocol/ready-state';
+import { Connection, type ConnectionOptions } from './connection';
 import { EventSource } from './events';
-import { latin1Bytes, randomBytes, type Runtime } from './runtime';
-import type { Transport, TransportHandler } from './transport';
-import { orDefault } from '../or-default';
+import type { Runtime } from './runtime';
 
-
-export interface WebSocketOptions {
-  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
-  protocols?: string | string[];
-  /** Extra request headers, such as an auth token. */
-  headers?: { [name: string]: string };
-  /** Largest message in either direction, bytes. Default 8 KiB (a 180 KiB heap). */
-  maxMessage?: number;
-  /** Outgoing messages above this are fragmented. */
-  fragmentSize?: number;
-  /** Largest HTTP response head, bytes. Default 4096. */
-  maxHeadBytes?: number;
-  /** ms for TCP to connect. Default 10000. */
-  connectTimeout?: number;
-  /** ms from TCP up to a valid 101 response. Default 10000. */
-  handshakeTimeout?: number;
-  /** ms to wait for the peer's Close (and then for TCP to end). Default 2000: short, the link may be dead. */
-  closeTimeout?: number;
-  /** Validator flags (CFG_* in src/core/types.ts). */
-  validatorFlags?: number;
-}
+export type WebSocketOptions = ConnectionOptions;
 
 export type BinaryType = 'arraybuffer' | 'uint8array';
 
 export class WebSocket extends EventSource {
-  // WHATWG's readyState constants, on the class and its prototype (set below the class:
-  // the device build, whose one user is ResilientClient, leaves them out).
+  // WHATWG's readyState constants, on the class and its prototype (set below the class).
   declare static readonly CONNECTING: typeof CONNECTING;
   declare static readonly OPEN: typeof OPEN;
   declare static readonly CLOSING: typeof CLOSING;
@@ -56,84 +27,73 @@ export class WebSocket extends EventSource {
   declare readonly CLOSED: typeof CLOSED;
 
   readonly url: string;
-  /** The subprotocol the server chose ('' for none). */
-  protocol = '';
   /** Extensions in use: always '' (none are offered). */
   readonly extensions = '';
   binaryType: BinaryType = 'arraybuffer';
-  readyState: number = CONNECTING;
-  /** ms from the upgrade request written to the 101 read: the first RTT sample (-1 before). */
-  handshakeRtt = -1;
   /** Liveness hooks (src/resilience/liveness.ts): any inbound chunk, and each pong. */
   onactivity: (() => void) | null = null;
   onpong: ((payload: Uint8Array) => void) | null = null;
 
-  private readonly rt: Runtime;
-  private readonly opts: WebSocketOptions;
-  private readonly target: WsUrl;
-  private transport: Transport | null = null;
-  private handshake: ClientHandshake | null;
-  private proto: Protocol | null = null;
-  private timer: unknown;
-  /** The frame being written and how far; the transport takes maxWrite bytes a turn. */
-  private writing: Uint8Array | null = null;
-  private writtenOfCurrent = 0;
-  /** Set once TCP is up and until it is gone. */
-  private tcpUp = false;
-  private ended = false;
-  /** The protocol's outcome is known and the final closeTimeout is armed. */
-  private settling = false;
-  private closeCause: CloseCause | null = null;
-  private closedReported = false;
-  /** Bumped when the connection is abandoned: stale transport callbacks are ignored (Kaluma reuses socket numbers). */
-  private generation = 0;
-  private requestAt = 0;
+  private readonly conn: Connection;
 
   constructor(url: string, rt: Runtime, options?: WebSocketOptions) {
     super();
-    this.rt = rt;
-    this.opts = options || {};
     this.url = url;
-    // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError.
-    this.target = parseWsUrl(url, { tls: rt.tls });
-    const protocols = this.opts.protocols === undefined ? [] : typeof this.opts.protocols === 'string' ? [this.opts.protocols] : this.opts.protocols;
-    this.handshake = new ClientHandshake({
-      url: this.target,
-      key: randomBytes(rt, 16),
-      protocols,
-      headers: this.opts.headers,
-      maxHeadBytes: this.opts.maxHeadBytes,
+    // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError;
+    // connects on the next turn, so listeners attached after `new` see every event.
+    this.conn = new Connection(url, rt, options, {
+      open: () => this.dispatch({ type: 'open' }),
+      text: (data) => this.dispatch({ type: 'message', data }),
+      binary: (data) => {
+        // new Uint8Array(view) copies; view.slice() would not when the view is a Node Buffer.
+        if (this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: rt.volatileChunks ? new Uint8Array(data) : data });
+        else {
+          const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+          this.dispatch({ type: 'message', data: (whole ? data : new Uint8Array(data)).buffer as ArrayBuffer });
+        }
+      },
+      pong: (payload) => {
+        if (this.onpong) this.onpong(payload);
+      },
+      activity: () => {
+        if (this.onactivity) this.onactivity();
+      },
+      closed: (ev) => {
+        if (ev.error && !ev.wasClean) this.dispatch({ type: 'error', error: ev.error, message: ev.error.message });
+        this.dispatch(ev);
+      },
     });
-    // Connect on the next turn: listeners attached after `new` see every event, and a
-    // synchronous throw from the runtime (Kaluma: Wi-Fi down, DNS) becomes a close event.
-    this.arm(0, () => this.startConnect());
+  }
+
+  get readyState(): number {
+    return this.conn.readyState;
+  }
+
+  /** The subprotocol the server chose ('' for none). */
+  get protocol(): string {
+    return this.conn.protocol;
+  }
+
+  /** ms from the upgrade request written to the 101 read: the first RTT sample (-1 before). */
+  get handshakeRtt(): number {
+    return this.conn.handshakeRtt;
   }
 
   /** Bytes queued by send() and not yet handed to the transport. */
   get bufferedAmount(): number {
-    // The handshake request is not application data.
-    if (!this.proto) return 0;
-    return this.proto.bufferedAmount + (this.writing ? this.writing.length - this.writtenOfCurrent : 0);
+    return this.conn.bufferedAmount;
   }
 
   /** Sends a text (string) or binary (Uint8Array, ArrayBuffer) message. Throws when not OPEN or over maxMessage. */
   send(data: string | Uint8Array | ArrayBuffer): void {
-    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, PICOWS_DEVICE ? undefined : 'send() before the connection is open');
-    if (this.readyState !== OPEN || !this.proto) return; // WHATWG: silently discarded once closing
-    if (typeof data === 'string') this.proto.sendText(data);
-    // The device build's one caller, ResilientClient, sends strings and Uint8Arrays only.
-    else if (PICOWS_DEVICE || data instanceof Uint8Array) this.proto.sendBinary(data as Uint8Array);
-    else if (data instanceof ArrayBuffer) this.proto.sendBinary(new Uint8Array(data));
+    if (typeof data === 'string' || data instanceof Uint8Array) this.conn.send(data);
+    else if (data instanceof ArrayBuffer) this.conn.send(new Uint8Array(data));
     else throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
-    this.pump();
   }
 
   /** Sends a ping (liveness). Returns false when not open. */
   ping(payload?: Uint8Array): boolean {
-    if (this.readyState !== OPEN || !this.proto) return false;
-    this.proto.sendPing(payload);
-    this.pump();
-    return true;
+    return this.conn.ping(payload);
   }
 
   /**
@@ -141,24 +101,7 @@ export class WebSocket extends EventSource {
    * bytes (else INVALID_CLOSE_ARGS is thrown). Waits closeTimeout for the peer's Close.
    */
   close(code?: number, reason?: string): void {
-    // WHATWG close(): a reason without a code closes with 1000. Checked before any state changes.
-    if (code === undefined && reason) code = 1000;
-    const problem = closeArgsProblem(code, reason ? this.rt.encodeText(reason).length : 0, false);
-    if (problem) throw new PicowsError('INVALID_CLOSE_ARGS', { code, reason, problem });
-    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
-    if (this.readyState === CONNECTING || !this.proto) {
-      // WHATWG: closing a connecting socket fails the connection (1006), and the close
-      // event comes on a later turn, so a handler set just after close() still sees it.
-      this.readyState = CLOSING;
-      this.dropTransport();
-      this.arm(0, () => this.finish('local-close', null));
-      return;
-    }
-    this.closeCause = 'local-close';
-    this.readyState = CLOSING;
-    this.proto.sendClose(code, reason);
-    this.pump();
-    this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.onCloseTimeout());
+    this.conn.close(code, reason);
   }
 
   /**
@@ -167,286 +110,8 @@ export class WebSocket extends EventSource {
    * link is presumed dead.
    */
   abort(id: string, detail?: { [key: string]: unknown }): void {
-    this.fail(id, detail);
-  }
-
-  // ---- connection steps ----
-
-  private startConnect(): void {
-    if (this.readyState !== CONNECTING) return;
-    const gen = this.generation;
-    const handler: TransportHandler = {
-      onOpen: () => gen === this.generation && this.onTcpOpen(),
-      onData: (chunk) => gen === this.generation && this.onTcpData(chunk),
-      onClose: () => gen === this.generation && this.onTcpClose(),
-      onError: (err) => gen === this.generation && this.onTcpError(err),
-    };
-    this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.fail('CONNECT_TIMEOUT'));
-    try {
-      this.transport = this.rt.transport();
-      this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, handler);
-    } catch (e) {
-      this.fail('CONNECT_FAILED', { message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-
-  private onTcpOpen(): void {
-    if (this.readyState !== CONNECTING || !this.handshake) return;
-    this.tcpUp = true;
-    this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.fail('HANDSHAKE_TIMEOUT'));
-    this.requestAt = this.rt.clock.now();
-    this.writing = latin1Bytes(this.handshake.request());
-    this.writtenOfCurrent = 0;
-    this.pump();
-  }
-
-  private onTcpData(chunk: Uint8Array): void {
-    if (this.onactivity) this.onactivity();
-    if (this.proto) {
-      this.proto.receiveData(chunk);
-      this.afterProtocol();
-      return;
-    }
-    const hs = this.handshake;
-    if (!hs || this.readyState !== CONNECTING) return;
-    const end = hs.receive(chunk);
-    if (end < 0) return;
-    this.handshake = null;
-    if (hs.error || !hs.result) {
-      this.failWith(hs.error);
-      return;
-    }
-    this.protocol = hs.result.protocol;
-    this.handshakeRtt = this.rt.clock.now() - this.requestAt;
-    this.proto = new Protocol(this.sink, {
-      core: this.rt.core,
-      random32: this.rt.random32,
-      encodeText: this.rt.encodeText,
-      allocBytes: this.rt.allocBytes,
-      decodeText: this.rt.decodeText,
-      maxMessage: this.opts.maxMessage,
-      fragmentSize: this.opts.fragmentSize,
-      validatorFlags: this.opts.validatorFlags,
-    });
-    this.disarm();
-    this.readyState = OPEN;
-    this.dispatch({ type: 'open' });
-    // Servers may send frames in the same segment as the 101 response (read them even
-    // if an open handler already called close(): the server's Close may be among them).
-    if (end < chunk.length && this.proto && this.readyState !== CLOSED) {
-      this.proto.receiveData(chunk.subarray(end));
-      this.afterProtocol();
-    }
-  }
-
-  private onTcpClose(): void {
-    this.tcpUp = false;
-    if (this.readyState === CLOSED) return;
-    if (!this.proto) {
-      this.fail('CONNECTION_LOST');
-      return;
-    }
-    this.proto.receiveEof();
-    this.reportFromProtocol();
-  }
-
-  private onTcpError(err: Error): void {
-    // Node follows an error with close; Kaluma may not. Either way the connection is over.
-    if (this.readyState === CLOSED) return;
-    const p = this.proto;
-    if (p && (p.failure || (p.state === CLOSED && p.wasClean))) {
-      // The outcome was settled before (Closes exchanged, or our protocol error): a reset now is not the news.
-      this.reportFromProtocol();
-      return;
-    }
-    this.fail(this.proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
-  }
-
-  /** After the protocol consumed bytes: write what it queued, and end TCP when it says so. */
-  private afterProtocol(): void {
-    const p = this.proto;
-    if (!p) return;
-    this.pump();
-    if (p.closeExpected() && !this.settling) {
-      this.settling = true;
-      if (p.failure) this.closeCause = 'protocol-error';
-      else if (!this.closeCause) this.closeCause = 'peer-closed';
-      if (this.readyState === OPEN) this.readyState = CLOSING;
-      // RFC 6455 7.1.1: the server should close TCP first; give it closeTimeout (once: bytes
-      // that keep arriving are ignored and must not extend it), then end it ourselves.
-      this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.reportFromProtocol());
-      if (p.failure) this.endWhenFlushed();
-    }
-  }
-
-  /** The peer never answered our Close (or never ended TCP after the exchange). */
-  private onCloseTimeout(): void {
-    const p = this.proto;
-    if (p && p.state === CLOSED) {
-      this.reportFromProtocol();
-      return;
-    }
-    this.fail('CLOSE_TIMEOUT');
-  }
-
-  /** Reports the close the protocol arrived at (wire code, reason, cleanliness). */
-  private reportFromProtocol(): void {
-    const p = this.proto;
-    if (!p) return;
-    const err = p.failure;
-    let cause: CloseCause = this.closeCause || 'peer-closed';
-    if (err && err.id === 'CONNECTION_LOST') cause = 'transport-error';
-    else if (err) cause = causeOfError(err.id);
-    this.finish(cause, err, p.closeCode, p.closeReason, p.wasClean && !err);
-  }
-
-  private failWith(e: unknown): void {
-    if (e instanceof PicowsError) this.finish(causeOfError(e.id), e, e.closeCode === 1015 ? 1015 : 1006);
-    else this.fail('INTERNAL_ERROR', { message: e instanceof Error ? e.message : String(e) });
-  }
-
-  /** Fails a connection that has no protocol yet, or abandons one: 1006 locally. */
-  private fail(id: string, detail?: { [key: string]: unknown }): void {
-    if (this.readyState !== CLOSED) this.finish(causeOfError(id), new PicowsError(id, detail));
-  }
-
-  /** The one way out: drop the transport, report error (if any) then close, exactly once. A failure ends 1006, unclean. */
-  private finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
-    if (this.closedReported) return;
-    this.closedReported = true;
-    this.disarm();
-    this.dropTransport();
-    this.readyState = CLOSED;
-    this.handshake = null;
-    // Frees the validator (a WebAssembly state slot) and the reassembly buffer.
-    if (this.proto) this.proto.dispose();
-    if (err && !wasClean) this.dispatch({ type: 'error', error: err, message: err.message });
-    this.dispatch({ type: 'close', code, reason, wasClean, cause, error: err });
-  }
-
-  private dropTransport(): void {
-    this.generation++;
-    const t = this.transport;
-    this.transport = null;
-    this.tcpUp = false;
-    this.writing = null;
-    if (t) {
-      try {
-        t.destroy();
-      } catch (e) {
-        // A runtime that throws on destroying a dead socket changes nothing here.
-      }
-    }
-  }
-
-  // ---- writing, paced ----
-
-  /** Writes up to maxWrite bytes this turn and schedules the rest for the next turns. */
-  private pump(): void {
-    const t = this.transport;
-    if (t && this.tcpUp && this.hasPending()) this.writeTurn(t);
-    if (this.endPending && !this.hasPending()) {
-      this.endPending = false;
-      this.endNow();
-    }
-  }
-
-  private writeTurn(t: Transport): void {
-    // The budget is per event-loop turn, not per call: Kaluma merges every write of
-    // one turn into one native write through a ~2 KiB C stack (kaluma.md §3).
-    const paced = t.maxWrite < 1e9;
-    const opening = this.turnLeft < 0;
-    if (opening) this.turnLeft = t.maxWrite;
-    while (this.turnLeft > 0) {
-      if (!this.writing) {
-        this.writing = this.proto ? this.proto.nextOutgoing() : null;
-        this.writtenOfCurrent = 0;
-        if (!this.writing) break;
-      }
-      const cur = this.writing;
-      const n = Math.min(this.turnLeft, cur.length - this.writtenOfCurrent);
-      t.write(n === cur.length ? cur : cur.subarray(this.writtenOfCurrent, this.writtenOfCurrent + n));
-      this.writtenOfCurrent += n;
-      this.turnLeft -= n;
-      if (this.writtenOfCurrent >= cur.length) this.writing = null;
-    }
-    if (!paced) this.turnLeft = -1;
-    else if (opening)
-      // Set after the first write: Kaluma's own flush timer (set by that write) runs first,
-      // so the next turn's bytes never join this turn's native write.
-      this.rt.clock.after(0, () => {
-        this.turnLeft = -1;
-        this.pump();
-      });
-  }
-
-  /** Bytes still allowed this turn; -1 when no turn is open. */
-  private turnLeft = -1;
-  private endPending = false;
-
-  private hasPending(): boolean {
-    return !!this.writing || (!!this.proto && this.proto.bufferedAmount > 0);
-  }
-
-  /** Ends our side of TCP once everything queued (the Close frame) has been written. */
-  private endWhenFlushed(): void {
-    if (this.hasPending()) this.endPending = true;
-    else this.endNow();
-  }
-
-  private endNow(): void {
-    if (this.ended || !this.transport) return;
-    this.ended = true;
-    try {
-      this.transport.end();
-    } catch (e) {
-      // Ending a socket that is already gone is not a new failure.
-    }
-  }
-
-  // ---- the protocol's events ----
-
-  private readonly sink: ProtocolSink = {
-    onText: (data) => {
-      if (this.readyState === OPEN) this.dispatch({ type: 'message', data });
-    },
-    onBinary: (data) => {
-      if (this.readyState !== OPEN) return;
-      // new Uint8Array(view) copies; view.slice() would not when the view is a Node Buffer.
-      // The device build has no ArrayBuffer branch (and no binaryType): a fresh Uint8Array, always.
-      if (PICOWS_DEVICE || this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: this.rt.volatileChunks ? new Uint8Array(data) : data });
-      else {
-        const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-        this.dispatch({ type: 'message', data: (whole ? data : new Uint8Array(data)).buffer as ArrayBuffer });
-      }
-    },
-    onPing: () => undefined,
-    onPong: (payload) => {
-      if (this.onpong) this.onpong(payload);
-    },
-    onCloseFrame: () => {
-      if (!this.closeCause) this.closeCause = 'peer-closed';
-    },
-  };
-
-  // ---- deadlines ----
-
-  private arm(ms: number, fn: () => void): void {
-    this.disarm();
-    this.timer = this.rt.clock.after(ms, () => {
-      this.timer = undefined;
-      fn();
-    });
-  }
-
-  private disarm(): void {
-    if (this.timer !== undefined) {
-      this.rt.clock.cancel(this.timer);
-      this.timer = undefined;
-    }
+    this.conn.abort(id, detail);
   }
 }
 
-if (!PICOWS_DEVICE) {
-  for (const o of [WebSocket, WebSocket.prototype]) Object.assign(o, { CONNECTING, OPEN, CLOSING, CLOSED });
-}
+for (const o of [WebSocket, WebSocket.prototype]) Object.assign(o, { CONNECTING, OPEN, CLOSING, CLOSED });

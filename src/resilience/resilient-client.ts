@@ -1,5 +1,5 @@
 /**
- * The client made for flaky Wi-Fi: one WebSocket at a time, watched by liveness,
+ * The client made for flaky Wi-Fi: one connection (src/client/connection.ts) at a time, watched by liveness,
  * reconnected by policy and jittered backoff, fed from a bounded outbox that keeps
  * telemetry while the link is down and (in at-least-once mode) until the server
  * acknowledges it.
@@ -24,7 +24,7 @@ import { DEFAULT_MAX_MESSAGE } from '../core/types';
 import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
 import type { Runtime } from '../client/runtime';
-import { WebSocket, type WebSocketOptions } from '../client/websocket';
+import { Connection, type ConnectionOptions } from '../client/connection';
 import { CONNECTING, OPEN } from '../protocol/ready-state';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
 import { Backoff, type BackoffOptions } from './backoff';
@@ -38,7 +38,7 @@ export interface LinkMonitor {
   isUp(cb: (up: boolean) => void): void;
 }
 
-export interface ResilientOptions extends WebSocketOptions, LivenessOptions {
+export interface ResilientOptions extends ConnectionOptions, LivenessOptions {
   backoff?: BackoffOptions;
   policy?: PolicyOptions;
   outbox?: OutboxOptions;
@@ -110,7 +110,7 @@ export class ResilientClient {
   /** Called for every event; one listener, set by the app. */
   onevent: ((ev: ResilientEvent) => void) | null = null;
 
-  private ws: WebSocket | null = null;
+  private ws: Connection | null = null;
   private liveness: LivenessMonitor | null = null;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -224,9 +224,22 @@ export class ResilientClient {
     this.attemptsMade++;
     this.setState('connecting');
     if (this.userStopped) return; // a 'state' listener called stop()
-    let ws: WebSocket;
+    // The liveness monitor needs the connection and the connection reports to it: both are
+    // set before any callback can run (the connection starts on a later turn).
+    let live: LivenessMonitor | null = null;
+    let ws: Connection;
     try {
-      ws = new WebSocket(this.url, this.rt, this.opts);
+      ws = new Connection(this.url, this.rt, this.opts, {
+        activity: () => live && live.bytesReceived(),
+        pong: (p) => live && live.pongReceived(p),
+        open: () => this.onOpen(ws, live as LivenessMonitor),
+        text: (data) => this.onMessage(data),
+        // A view the runtime may recycle: the event carries a copy when it must.
+        binary: (data) => this.emit({ type: 'message', data: this.rt.volatileChunks ? new Uint8Array(data) : data }),
+        closed: (ev) => {
+          if (this.ws === ws) this.onClose(ev);
+        },
+      });
     } catch (e) {
       // A bad URL or wss:// without TLS: no retry can fix it.
       const err = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { message: String(e) });
@@ -235,37 +248,32 @@ export class ResilientClient {
       return;
     }
     this.ws = ws;
-    ws.binaryType = 'uint8array';
-    const live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
+    live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
     this.liveness = live;
-    ws.onactivity = () => live.bytesReceived();
-    ws.onpong = (p) => live.pongReceived(p);
-    ws.onopen = () => {
-      this.opens++;
-      this.openedAt = this.clock.now();
-      this.backoff.opened(this.openedAt);
-      if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
-      live.start();
-      this.setState('open');
-      this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
-      this.flush();
-    };
-    ws.onmessage = (ev) => {
-      if (this.opts.atLeastOnce && typeof ev.data === 'string') {
-        const n = parseAck(ev.data);
-        if (n >= 0) {
-          const released = this.outbox.ack(n);
-          if (released > 0) this.emit({ type: 'acked', seq: n, count: released });
-          this.flush();
-          return;
-        }
+  }
+
+  private onOpen(ws: Connection, live: LivenessMonitor): void {
+    this.opens++;
+    this.openedAt = this.clock.now();
+    this.backoff.opened(this.openedAt);
+    if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
+    live.start();
+    this.setState('open');
+    this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
+    this.flush();
+  }
+
+  private onMessage(data: string): void {
+    if (this.opts.atLeastOnce) {
+      const n = parseAck(data);
+      if (n >= 0) {
+        const released = this.outbox.ack(n);
+        if (released > 0) this.emit({ type: 'acked', seq: n, count: released });
+        this.flush();
+        return;
       }
-      this.emit({ type: 'message', data: ev.data });
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.onClose(ev);
-    };
+    }
+    this.emit({ type: 'message', data });
   }
 
   private onClose(ev: CloseEvent): void {

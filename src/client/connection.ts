@@ -1,0 +1,432 @@
+/**
+ * One WebSocket connection, as picows' own layers use it: transport, opening
+ * handshake and sans-I/O protocol driven together, with deadlines on the injected
+ * Clock and writes paced to `transport.maxWrite` bytes per event-loop turn. It
+ * reports to one ConnectionHandler and knows no framing rule itself:
+ *  - the transport (TCP, paced: at most `transport.maxWrite` bytes per event-loop turn),
+ *  - the opening handshake (src/handshake/client-handshake.ts),
+ *  - the sans-I/O protocol (src/protocol/protocol.ts), once the handshake succeeded.
+ * ResilientClient drives it directly; the WHATWG WebSocket (websocket.ts) wraps it
+ * for applications. So the device bundle, whose one client is ResilientClient, carries
+ * no WHATWG surface (event objects, listener lists, binaryType, readyState constants).
+ * Liveness (ping/pong, Wi-Fi) attaches through `activity`, `pong` and `abort()`.
+ */
+import { PicowsError } from '../errors';
+import { ClientHandshake } from '../handshake/client-handshake';
+import { parseWsUrl, type WsUrl } from '../handshake/url';
+import { closeArgsProblem } from '../protocol/close-payload';
+import { CLOSED, CLOSING, CONNECTING, OPEN, Protocol, type ProtocolSink } from '../protocol/protocol';
+import { causeOfError, type CloseCause } from './close-cause';
+import type { CloseEvent } from './events';
+import { latin1Bytes, randomBytes, type Runtime } from './runtime';
+import type { Transport, TransportHandler } from './transport';
+import { orDefault } from '../or-default';
+
+
+export interface ConnectionOptions {
+  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
+  protocols?: string | string[];
+  /** Extra request headers, such as an auth token. */
+  headers?: { [name: string]: string };
+  /** Largest message in either direction, bytes. Default 8 KiB (a 180 KiB heap). */
+  maxMessage?: number;
+  /** Outgoing messages above this are fragmented. */
+  fragmentSize?: number;
+  /** Largest HTTP response head, bytes. Default 4096. */
+  maxHeadBytes?: number;
+  /** ms for TCP to connect. Default 10000. */
+  connectTimeout?: number;
+  /** ms from TCP up to a valid 101 response. Default 10000. */
+  handshakeTimeout?: number;
+  /** ms to wait for the peer's Close (and then for TCP to end). Default 2000: short, the link may be dead. */
+  closeTimeout?: number;
+  /** Validator flags (CFG_* in src/core/types.ts). */
+  validatorFlags?: number;
+}
+
+/** What a Connection reports. Every callback runs inside the connection's own turn; each may call close() or abort(). */
+export interface ConnectionHandler {
+  /** The handshake succeeded: OPEN. */
+  open(): void;
+  text(data: string): void;
+  /** A view of the received bytes (a reused buffer, or a chunk the runtime may recycle when `rt.volatileChunks`): copy to keep. */
+  binary(data: Uint8Array): void;
+  pong(payload: Uint8Array): void;
+  /** Any inbound chunk (liveness: every byte is proof of life). */
+  activity(): void;
+  /** Exactly once, last: how it ended (`error` set for every failure). */
+  closed(ev: CloseEvent): void;
+}
+
+export class Connection {
+  /** The subprotocol the server chose ('' for none). */
+  protocol = '';
+  readyState: number = CONNECTING;
+  /** ms from the upgrade request written to the 101 read: the first RTT sample (-1 before). */
+  handshakeRtt = -1;
+
+  private readonly rt: Runtime;
+  private readonly opts: ConnectionOptions;
+  private readonly on: ConnectionHandler;
+  private readonly target: WsUrl;
+  private transport: Transport | null = null;
+  private handshake: ClientHandshake | null;
+  private proto: Protocol | null = null;
+  private timer: unknown;
+  /** The frame being written and how far; the transport takes maxWrite bytes a turn. */
+  private writing: Uint8Array | null = null;
+  private writtenOfCurrent = 0;
+  /** Set once TCP is up and until it is gone. */
+  private tcpUp = false;
+  private ended = false;
+  /** The protocol's outcome is known and the final closeTimeout is armed. */
+  private settling = false;
+  private closeCause: CloseCause | null = null;
+  private closedReported = false;
+  /** Bumped when the connection is abandoned: stale transport callbacks are ignored (Kaluma reuses socket numbers). */
+  private generation = 0;
+  private requestAt = 0;
+
+  constructor(url: string, rt: Runtime, options: ConnectionOptions | undefined, handler: ConnectionHandler) {
+    this.rt = rt;
+    this.opts = options || {};
+    this.on = handler;
+    // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError.
+    this.target = parseWsUrl(url, { tls: rt.tls });
+    const protocols = this.opts.protocols === undefined ? [] : typeof this.opts.protocols === 'string' ? [this.opts.protocols] : this.opts.protocols;
+    this.handshake = new ClientHandshake({
+      url: this.target,
+      key: randomBytes(rt, 16),
+      protocols,
+      headers: this.opts.headers,
+      maxHeadBytes: this.opts.maxHeadBytes,
+    });
+    // Connect on the next turn: listeners attached after `new` see every event, and a
+    // synchronous throw from the runtime (Kaluma: Wi-Fi down, DNS) becomes a close event.
+    this.arm(0, () => this.startConnect());
+  }
+
+  /** Bytes queued by send() and not yet handed to the transport. */
+  get bufferedAmount(): number {
+    // The handshake request is not application data.
+    if (!this.proto) return 0;
+    return this.proto.bufferedAmount + (this.writing ? this.writing.length - this.writtenOfCurrent : 0);
+  }
+
+  /** Sends a text (string) or binary (Uint8Array) message. Throws NOT_OPEN while CONNECTING, SEND_TOO_BIG over maxMessage; once closing it is discarded (as WHATWG's send()). */
+  send(data: string | Uint8Array): void {
+    if (this.readyState === CONNECTING) throw new PicowsError('NOT_OPEN', undefined, PICOWS_DEVICE ? undefined : 'send() before the connection is open');
+    if (this.readyState !== OPEN || !this.proto) return;
+    if (typeof data === 'string') this.proto.sendText(data);
+    else this.proto.sendBinary(data);
+    this.pump();
+  }
+
+  /** Sends a ping (liveness). Returns false when not open. */
+  ping(payload?: Uint8Array): boolean {
+    if (this.readyState !== OPEN || !this.proto) return false;
+    this.proto.sendPing(payload);
+    this.pump();
+    return true;
+  }
+
+  /**
+   * Starts the close handshake: 1000 or 3000-4999 and a reason of at most 123 UTF-8
+   * bytes (else INVALID_CLOSE_ARGS is thrown). Waits closeTimeout for the peer's Close.
+   */
+  close(code?: number, reason?: string): void {
+    // WHATWG close(): a reason without a code closes with 1000. Checked before any state changes.
+    if (code === undefined && reason) code = 1000;
+    const problem = closeArgsProblem(code, reason ? this.rt.encodeText(reason).length : 0, false);
+    if (problem) throw new PicowsError('INVALID_CLOSE_ARGS', { code, reason, problem });
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING || !this.proto) {
+      // WHATWG: closing a connecting socket fails the connection (1006), and the close
+      // event comes on a later turn, so a handler set just after close() still sees it.
+      this.readyState = CLOSING;
+      this.dropTransport();
+      this.arm(0, () => this.finish('local-close', null));
+      return;
+    }
+    this.closeCause = 'local-close';
+    this.readyState = CLOSING;
+    this.proto.sendClose(code, reason);
+    this.pump();
+    this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.onCloseTimeout());
+  }
+
+  /**
+   * Ends the connection now without a close handshake and reports 1006 with this
+   * failure (liveness: PONG_TIMEOUT, WIFI_LOST). A Close frame is not attempted: the
+   * link is presumed dead.
+   */
+  abort(id: string, detail?: { [key: string]: unknown }): void {
+    this.fail(id, detail);
+  }
+
+  // ---- connection steps ----
+
+  private startConnect(): void {
+    if (this.readyState !== CONNECTING) return;
+    const gen = this.generation;
+    const handler: TransportHandler = {
+      onOpen: () => gen === this.generation && this.onTcpOpen(),
+      onData: (chunk) => gen === this.generation && this.onTcpData(chunk),
+      onClose: () => gen === this.generation && this.onTcpClose(),
+      onError: (err) => gen === this.generation && this.onTcpError(err),
+    };
+    this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.fail('CONNECT_TIMEOUT'));
+    try {
+      this.transport = this.rt.transport();
+      this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, handler);
+    } catch (e) {
+      this.fail('CONNECT_FAILED', { message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  private onTcpOpen(): void {
+    if (this.readyState !== CONNECTING || !this.handshake) return;
+    this.tcpUp = true;
+    this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.fail('HANDSHAKE_TIMEOUT'));
+    this.requestAt = this.rt.clock.now();
+    this.writing = latin1Bytes(this.handshake.request());
+    this.writtenOfCurrent = 0;
+    this.pump();
+  }
+
+  private onTcpData(chunk: Uint8Array): void {
+    this.on.activity();
+    if (this.proto) {
+      this.proto.receiveData(chunk);
+      this.afterProtocol();
+      return;
+    }
+    const hs = this.handshake;
+    if (!hs || this.readyState !== CONNECTING) return;
+    const end = hs.receive(chunk);
+    if (end < 0) return;
+    this.handshake = null;
+    if (hs.error || !hs.result) {
+      this.failWith(hs.error);
+      return;
+    }
+    this.protocol = hs.result.protocol;
+    this.handshakeRtt = this.rt.clock.now() - this.requestAt;
+    this.proto = new Protocol(this.sink, {
+      core: this.rt.core,
+      random32: this.rt.random32,
+      encodeText: this.rt.encodeText,
+      allocBytes: this.rt.allocBytes,
+      decodeText: this.rt.decodeText,
+      maxMessage: this.opts.maxMessage,
+      fragmentSize: this.opts.fragmentSize,
+      validatorFlags: this.opts.validatorFlags,
+    });
+    this.disarm();
+    this.readyState = OPEN;
+    this.on.open();
+    // Servers may send frames in the same segment as the 101 response (read them even
+    // if an open handler already called close(): the server's Close may be among them).
+    if (end < chunk.length && this.proto && this.readyState !== CLOSED) {
+      this.proto.receiveData(chunk.subarray(end));
+      this.afterProtocol();
+    }
+  }
+
+  private onTcpClose(): void {
+    this.tcpUp = false;
+    if (this.readyState === CLOSED) return;
+    if (!this.proto) {
+      this.fail('CONNECTION_LOST');
+      return;
+    }
+    this.proto.receiveEof();
+    this.reportFromProtocol();
+  }
+
+  private onTcpError(err: Error): void {
+    // Node follows an error with close; Kaluma may not. Either way the connection is over.
+    if (this.readyState === CLOSED) return;
+    const p = this.proto;
+    if (p && (p.failure || (p.state === CLOSED && p.wasClean))) {
+      // The outcome was settled before (Closes exchanged, or our protocol error): a reset now is not the news.
+      this.reportFromProtocol();
+      return;
+    }
+    this.fail(this.proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
+  }
+
+  /** After the protocol consumed bytes: write what it queued, and end TCP when it says so. */
+  private afterProtocol(): void {
+    const p = this.proto;
+    if (!p) return;
+    this.pump();
+    if (p.closeExpected() && !this.settling) {
+      this.settling = true;
+      if (p.failure) this.closeCause = 'protocol-error';
+      else if (!this.closeCause) this.closeCause = 'peer-closed';
+      if (this.readyState === OPEN) this.readyState = CLOSING;
+      // RFC 6455 7.1.1: the server should close TCP first; give it closeTimeout (once: bytes
+      // that keep arriving are ignored and must not extend it), then end it ourselves.
+      this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.reportFromProtocol());
+      if (p.failure) this.endWhenFlushed();
+    }
+  }
+
+  /** The peer never answered our Close (or never ended TCP after the exchange). */
+  private onCloseTimeout(): void {
+    const p = this.proto;
+    if (p && p.state === CLOSED) {
+      this.reportFromProtocol();
+      return;
+    }
+    this.fail('CLOSE_TIMEOUT');
+  }
+
+  /** Reports the close the protocol arrived at (wire code, reason, cleanliness). */
+  private reportFromProtocol(): void {
+    const p = this.proto;
+    if (!p) return;
+    const err = p.failure;
+    let cause: CloseCause = this.closeCause || 'peer-closed';
+    if (err && err.id === 'CONNECTION_LOST') cause = 'transport-error';
+    else if (err) cause = causeOfError(err.id);
+    this.finish(cause, err, p.closeCode, p.closeReason, p.wasClean && !err);
+  }
+
+  private failWith(e: unknown): void {
+    if (e instanceof PicowsError) this.finish(causeOfError(e.id), e, e.closeCode === 1015 ? 1015 : 1006);
+    else this.fail('INTERNAL_ERROR', { message: e instanceof Error ? e.message : String(e) });
+  }
+
+  /** Fails a connection that has no protocol yet, or abandons one: 1006 locally. */
+  private fail(id: string, detail?: { [key: string]: unknown }): void {
+    if (this.readyState !== CLOSED) this.finish(causeOfError(id), new PicowsError(id, detail));
+  }
+
+  /** The one way out: drop the transport, report error (if any) then close, exactly once. A failure ends 1006, unclean. */
+  private finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
+    if (this.closedReported) return;
+    this.closedReported = true;
+    this.disarm();
+    this.dropTransport();
+    this.readyState = CLOSED;
+    this.handshake = null;
+    // Frees the validator (a WebAssembly state slot) and the reassembly buffer.
+    if (this.proto) this.proto.dispose();
+    this.on.closed({ type: 'close', code, reason, wasClean, cause, error: err });
+  }
+
+  private dropTransport(): void {
+    this.generation++;
+    const t = this.transport;
+    this.transport = null;
+    this.tcpUp = false;
+    this.writing = null;
+    if (t) {
+      try {
+        t.destroy();
+      } catch (e) {
+        // A runtime that throws on destroying a dead socket changes nothing here.
+      }
+    }
+  }
+
+  // ---- writing, paced ----
+
+  /** Writes up to maxWrite bytes this turn and schedules the rest for the next turns. */
+  private pump(): void {
+    const t = this.transport;
+    if (t && this.tcpUp && this.hasPending()) this.writeTurn(t);
+    if (this.endPending && !this.hasPending()) {
+      this.endPending = false;
+      this.endNow();
+    }
+  }
+
+  private writeTurn(t: Transport): void {
+    // The budget is per event-loop turn, not per call: Kaluma merges every write of
+    // one turn into one native write through a ~2 KiB C stack (kaluma.md §3).
+    const paced = t.maxWrite < 1e9;
+    const opening = this.turnLeft < 0;
+    if (opening) this.turnLeft = t.maxWrite;
+    while (this.turnLeft > 0) {
+      if (!this.writing) {
+        this.writing = this.proto ? this.proto.nextOutgoing() : null;
+        this.writtenOfCurrent = 0;
+        if (!this.writing) break;
+      }
+      const cur = this.writing;
+      const n = Math.min(this.turnLeft, cur.length - this.writtenOfCurrent);
+      t.write(n === cur.length ? cur : cur.subarray(this.writtenOfCurrent, this.writtenOfCurrent + n));
+      this.writtenOfCurrent += n;
+      this.turnLeft -= n;
+      if (this.writtenOfCurrent >= cur.length) this.writing = null;
+    }
+    if (!paced) this.turnLeft = -1;
+    else if (opening)
+      // Set after the first write: Kaluma's own flush timer (set by that write) runs first,
+      // so the next turn's bytes never join this turn's native write.
+      this.rt.clock.after(0, () => {
+        this.turnLeft = -1;
+        this.pump();
+      });
+  }
+
+  /** Bytes still allowed this turn; -1 when no turn is open. */
+  private turnLeft = -1;
+  private endPending = false;
+
+  private hasPending(): boolean {
+    return !!this.writing || (!!this.proto && this.proto.bufferedAmount > 0);
+  }
+
+  /** Ends our side of TCP once everything queued (the Close frame) has been written. */
+  private endWhenFlushed(): void {
+    if (this.hasPending()) this.endPending = true;
+    else this.endNow();
+  }
+
+  private endNow(): void {
+    if (this.ended || !this.transport) return;
+    this.ended = true;
+    try {
+      this.transport.end();
+    } catch (e) {
+      // Ending a socket that is already gone is not a new failure.
+    }
+  }
+
+  // ---- the protocol's events ----
+
+  private readonly sink: ProtocolSink = {
+    onText: (data) => {
+      if (this.readyState === OPEN) this.on.text(data);
+    },
+    onBinary: (data) => {
+      if (this.readyState === OPEN) this.on.binary(data);
+    },
+    onPing: () => undefined,
+    onPong: (payload) => this.on.pong(payload),
+    onCloseFrame: () => {
+      if (!this.closeCause) this.closeCause = 'peer-closed';
+    },
+  };
+
+  // ---- deadlines ----
+
+  private arm(ms: number, fn: () => void): void {
+    this.disarm();
+    this.timer = this.rt.clock.after(ms, () => {
+      this.timer = undefined;
+      fn();
+    });
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) {
+      this.rt.clock.cancel(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
