@@ -47,8 +47,15 @@ export function aliasThis(code) {
     const name = NAMES.find((c) => !names.has(c));
     if (!name) return;
     const body = fn.body.body;
-    const at = body.length && body[0].directive ? body[0].end : fn.body.start + 1;
-    edits.push([at, at, 'let ' + name + '=this;']);
+    const directive = body.length && body[0].directive;
+    const first = directive ? body[1] : body[0];
+    if (first && first.type === 'VariableDeclaration' && first.kind === 'let' && code.startsWith('let ', first.start)) {
+      // Joins the body's own first `let`: `let $=this,a=...` (evaluated left to right).
+      edits.push([first.start + 4, first.start + 4, name + '=this,']);
+    } else {
+      const at = directive ? body[0].end : fn.body.start + 1;
+      edits.push([at, at, 'let ' + name + '=this;']);
+    }
     for (const t of uses) edits.push([t.start, t.end, name]);
   };
 

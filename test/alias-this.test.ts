@@ -28,10 +28,10 @@ describe('aliasThis (firmware/alias-this.mjs)', () => {
     expect(run(out)).toBe(run(code));
   });
 
-  it('picks a name that nothing in the function uses, parameters included', () => {
-    const code = 'var C=class{m($,_){let a=1;return [$,_,a,this.x,this.y,this.x,this.y].join()}};var c=new C();c.x=7;c.y=8;c.m(1,2)';
+  it('picks a name that nothing in the function uses, parameters included, and joins a leading let', () => {
+    const code = 'var C=class{m($,_){let a=this.x;return [$,_,a,this.x,this.y,this.x,this.y].join()}};var c=new C();c.x=7;c.y=8;c.m(1,2)';
     const out = alias(code);
-    expect(out).toContain('let b=this;');
+    expect(out).toContain('m($,_){let b=this,a=b.x;');
     expect(run(out)).toBe(run(code));
   });
 

@@ -1,12 +1,12 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs build script, no typings
-import { hoistStrings } from '../firmware/hoist-strings.mjs';
+import { hoistConstants } from '../firmware/hoist-constants.mjs';
 
-const hoist = hoistStrings as (code: string) => string;
+const hoist = hoistConstants as (code: string) => string;
 const run = (code: string, extra: object = {}): unknown => runInNewContext(code, { out: [] as unknown[], ...extra });
 
-describe('hoistStrings (firmware/hoist-strings.mjs)', () => {
+describe('hoistConstants (firmware/hoist-constants.mjs)', () => {
   it('declares a repeated string once at the top of the program and the result runs the same', () => {
     const code =
       '"use strict";(()=>{let s="waiting-link";function f(x){return x==="waiting-link"?1:x==="broken-peer"?2:0}' +
@@ -41,5 +41,20 @@ describe('hoistStrings (firmware/hoist-strings.mjs)', () => {
     const out = hoist(code);
     expect(out).toContain('var ac="0123456789";');
     expect(run(out)).toEqual(run(code));
+  });
+
+  it('hoists void 0 and built-ins that nothing declares, never a shadowed or swappable one', () => {
+    const code =
+      '"use strict";(()=>{function f(a){let b=new Uint8Array(a);return b instanceof Uint8Array&&void 0===a?0:Math.min(b.length,Math.max(1,Math.floor(a/2)))}' +
+      'function g(String){return [String,void 0,void 0,void 0,void 0,setTimeout===setTimeout,setTimeout===setTimeout]}' +
+      'out.push(f(4),f(new Uint8Array(3)),new Uint8Array(2).length,g(5),void 0,typeof Math.abs,Math.PI>Math.E)})();out';
+    const out = hoist(code);
+    expect(out).toMatch(/^"use strict";\(\(\)=>\{var [^;]*\b[a-z][a-z]=Math\b/);
+    expect(out).not.toMatch(/=String\b/); // a parameter is named String somewhere: left alone
+    expect(out).not.toContain('void 0');
+    expect(out).not.toContain('new Uint8Array(');
+    expect(out).toContain('function g(String){return [String,');
+    expect(out).toContain('setTimeout===setTimeout');
+    expect(run(out, { setTimeout })).toEqual(run(code, { setTimeout }));
   });
 });
