@@ -134,6 +134,8 @@ client.onevent = (ev) => {
  *   up ms since boot · heap / hw heap in use / high-water mark (bytes) · temp (null, see below)
  *   st client state · cn connections made · at attempts · tx sent · ack acked · rs resent
  *   drop dropped · q queued · rtt ms (-1 unknown) · last cause of the last close
+ *   err the error id behind it (which rule a broken peer broke: RESERVED_OPCODE,
+ *   INVALID_UTF8, HANDSHAKE_ACCEPT...; PONG_TIMEOUT, WIFI_LOST for a dead link)
  */
 let readings = 0;
 
@@ -158,6 +160,8 @@ function reading(): string {
     q: s.queued,
     rtt: s.rttMs,
     last: s.lastClose ? s.lastClose.cause : null,
+    // What broke, told to the server on the next connection (the policy's ring stays on the board).
+    err: s.lastClose ? s.lastClose.errorId : null,
   });
 }
 

@@ -14,7 +14,7 @@ const SSID = 'picows-lab';
 const PASSWORD = 'correct horse';
 const TELEMETRY_MS = 400;
 /** The keys of one reading (firmware/app.ts). */
-const READING_KEYS = ['n', 'up', 'heap', 'hw', 'temp', 'st', 'cn', 'at', 'tx', 'ack', 'rs', 'drop', 'q', 'rtt', 'last'];
+const READING_KEYS = ['n', 'up', 'heap', 'hw', 'temp', 'st', 'cn', 'at', 'tx', 'ack', 'rs', 'drop', 'q', 'rtt', 'last', 'err'];
 
 interface Reading {
   up: number;
@@ -131,6 +131,11 @@ describe('the firmware on an emulated Pico W', () => {
     const outage = all.filter((x, i) => i >= duringOutage && x.cn === 1);
     expect(outage.length).toBeGreaterThanOrEqual(2);
     expect(all.every((x) => x.drop === 0)).toBe(true);
+    // The server learns what ended the first connection, and which failure id.
+    const after = all.filter((x) => x.cn === 2);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after[0].last).toBe('wifi-lost');
+    expect(after[0].err).toBe('WIFI_LOST');
     expect(board.led).toBe(true);
     expect(board.counters.boots).toBe(1);
     expect(board.counters.watchdogResets).toBe(0);
