@@ -62,6 +62,8 @@ describe('picows sim: two boards on flaky Wi-Fi, one of each fault', () => {
   const fault = (kind: FaultEvent['kind'], device: string) => {
     const f = s.faults.find((x) => x.kind === kind && x.device === device);
     expect(f, `${kind} on ${device}`).toBeDefined();
+    // A timing miss on a loaded machine then shows the whole run, not just one field.
+    expect(f!.stateAtInjection, `${kind} on ${device}: ${JSON.stringify(f)}\n${out.text}`).toBe('open');
     return f!;
   };
 
