@@ -10,6 +10,8 @@ export interface FirmwareBuildOptions {
   metafile?: string | null;
   /** Shorten member names nothing outside the bundle sees (default true; see privateMemberNames). */
   mangle?: boolean;
+  /** terser's second pass, without function inlining (default true). */
+  squeeze?: boolean;
 }
 
 export interface Metafile {
@@ -20,6 +22,8 @@ export interface Metafile {
 export interface FirmwareBuild {
   code: string;
   bytes: number;
+  /** esbuild's output before terser: what the metafile's per-module bytes add up to. */
+  esbuildBytes: number;
   outfile: string | null;
   metafile: Metafile;
   /** How many member names were mangled. */

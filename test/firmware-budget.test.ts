@@ -34,13 +34,16 @@ describe('the firmware bundle', () => {
     const counted = rows.reduce((n, r) => n + r[1], 0);
     const lines = rows.map(([p, b]) => String(b).padStart(7) + '  ' + ((100 * b) / fw.bytes).toFixed(1).padStart(5) + '%  ' + p);
     console.log(`firmware bundle: ${fw.bytes} bytes, budget ${BUNDLE_BUDGET} (${fw.mangled} private names mangled)\n` + lines.join('\n'));
-    // Every module the app pulls in shows up, and the metafile explains (nearly) every byte:
-    // the rest is the IIFE wrapper and esbuild's glue.
+    // Every module the app pulls in shows up, and the metafile explains (nearly) every byte
+    // of esbuild's output: the rest is the IIFE wrapper and esbuild's glue. terser's pass
+    // then only takes bytes away.
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['firmware/app.ts', 'src/resilience/resilient-client.ts', 'board/kaluma/transport.ts', 'src/core/validator-js.ts']));
-    expect(fw.bytes - counted).toBeLessThan(200);
+    expect(fw.esbuildBytes - counted).toBeGreaterThanOrEqual(0);
+    expect(fw.esbuildBytes - counted).toBeLessThan(200);
+    expect(fw.bytes).toBeLessThanOrEqual(fw.esbuildBytes);
   });
 
-  // The target is BUNDLE_BUDGET (24 KiB) and it is NOT met yet: the bundle is ~40 KB
+  // The target is BUNDLE_BUDGET (24 KiB) and it is NOT met yet: the bundle is ~36 KB
   // (issue 5 stays open on this). Until the stack is cut to fit, this test holds the
   // line where it is: the bundle may not grow past BUNDLE_CEILING, and every run prints
   // how far from the target it is and what each module would have to give up.
