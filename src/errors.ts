@@ -9,17 +9,16 @@
  */
 import { CORE_ERRORS } from './core/error-ids';
 
-/**
- * In the device build (src/device.d.ts) the English text drops out of the bundle (about
- * 3 KB of bytecode on a 180 KiB heap) and a device error's message is its id, which the
- * host-side docs and this file explain.
- */
-
 export interface ErrorSpec {
   readonly closeCode: number;
   readonly message: string;
 }
 
+/**
+ * In the device build (src/device.d.ts) the English text drops out of the bundle (about
+ * 3 KB of bytecode on a 180 KiB heap) and a device error's message is its id, which the
+ * host-side docs and this file explain.
+ */
 const CORE_MESSAGES: { [name: string]: string } = PICOWS_DEVICE ? {} : {
   RESERVED_BITS: 'the server set RSV bits that no negotiated extension defines',
   RESERVED_OPCODE: 'the server sent a frame with a reserved opcode',

@@ -1,15 +1,15 @@
 /**
- * One WebSocket connection, as picows' own layers use it: transport, opening
- * handshake and sans-I/O protocol driven together, with deadlines on the injected
- * Clock and writes paced to `transport.maxWrite` bytes per event-loop turn. It
- * reports to one ConnectionHandler and knows no framing rule itself:
+ * One WebSocket connection, as picows' own layers use it. It drives three things and
+ * knows no framing rule itself:
  *  - the transport (TCP, paced: at most `transport.maxWrite` bytes per event-loop turn),
  *  - the opening handshake (src/handshake/client-handshake.ts),
  *  - the sans-I/O protocol (src/protocol/protocol.ts), once the handshake succeeded.
- * ResilientClient drives it directly; the WHATWG WebSocket (websocket.ts) wraps it
- * for applications. So the device bundle, whose one client is ResilientClient, carries
- * no WHATWG surface (event objects, listener lists, binaryType, readyState constants).
- * Liveness (ping/pong, Wi-Fi) attaches through `activity`, `pong` and `abort()`.
+ * Deadlines (connect, handshake, close) run on the injected Clock, so tests use virtual
+ * time. It reports to one ConnectionHandler. ResilientClient drives it directly; the
+ * WHATWG WebSocket (websocket.ts) wraps it for applications, so the device bundle, whose
+ * one client is ResilientClient, carries no WHATWG surface (event objects, listener
+ * lists, binaryType, readyState constants). Liveness (ping/pong, Wi-Fi) attaches through
+ * the handler's `activity` and `pong`, and `abort()`.
  */
 import { PicowsError } from '../errors';
 import { ClientHandshake } from '../handshake/client-handshake';
@@ -21,7 +21,6 @@ import type { CloseEvent } from './events';
 import { latin1Bytes, randomBytes, type Runtime } from './runtime';
 import type { Transport, TransportHandler } from './transport';
 import { orDefault } from '../or-default';
-
 
 export interface ConnectionOptions {
   /** Subprotocols to offer (Sec-WebSocket-Protocol). */

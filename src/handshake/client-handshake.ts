@@ -29,7 +29,6 @@ import { base64Encode } from './base64';
 import { sha1 } from './sha1';
 import { orDefault } from '../or-default';
 
-
 /** RFC 6455 1.3: appended to the key before hashing. */
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 

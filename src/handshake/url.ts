@@ -12,7 +12,6 @@
  */
 import { PicowsError } from '../errors';
 
-
 export interface WsUrl {
   /** wss:// */
   readonly secure: boolean;

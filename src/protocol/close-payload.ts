@@ -6,7 +6,6 @@
  */
 import { isSendableCloseCode } from '../errors';
 
-
 /** The code reported when a Close frame carried no status code (RFC 6455 7.1.5). Local only. */
 export const NO_STATUS_CODE = 1005;
 

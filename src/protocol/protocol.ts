@@ -36,7 +36,6 @@ import { orDefault } from '../or-default';
 
 export { CLOSED, CLOSING, CONNECTING, OPEN } from './ready-state';
 
-
 /**
  * Outgoing messages above this many bytes are fragmented. 504 payload bytes plus an
  * 8-byte header (16-bit length, masking key) make a 512-byte frame: exactly one write

@@ -32,7 +32,6 @@
 import { PicowsError } from '../errors';
 import { orDefault } from '../or-default';
 
-
 export type OutboxMessage = string | Uint8Array;
 export type Overflow = 'drop-oldest' | 'drop-newest';
 export type DropReason = 'too-big' | 'full' | 'evicted' | 'coalesced' | 'expired' | 'session';
@@ -119,11 +118,12 @@ export class Outbox {
     this.nextSeq = opts.firstSeq || 1;
     if (PICOWS_DEVICE && opts.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
     this.msg = new Array(cap);
-    this.keyOf = new Array(cap);
-    for (let i = 0; i < cap; i++) this.msg[i] = this.keyOf[i] = null;
+    // Keys, flags and expiry exist for the host's options only.
+    this.keyOf = new Array(PICOWS_DEVICE ? 0 : cap);
+    for (let i = 0; i < cap; i++) this.msg[i] = null;
+    for (let i = 0; i < this.keyOf.length; i++) this.keyOf[i] = null;
     this.sizeOf = new Int32Array(cap);
     this.seqs = new Float64Array(cap);
-    // Flags and expiry exist for the host's options only.
     this.flagsOf = new Uint8Array(PICOWS_DEVICE ? 0 : cap);
     this.expiresAt = new Float64Array(PICOWS_DEVICE ? 0 : cap);
   }
@@ -303,7 +303,8 @@ export class Outbox {
         to = from;
       }
     }
-    this.msg[to] = this.keyOf[to] = null;
+    this.msg[to] = null;
+    if (!PICOWS_DEVICE) this.keyOf[to] = null;
     this.length--;
   }
 }
