@@ -6,4 +6,4 @@ export { nodeRuntime, type NodeRuntimeOptions } from './runtime';
 export { ResilientClient, type ResilientOptions, type ResilientEvent, type ResilientStats } from '../../src/resilience/resilient-client';
 export { startAckServer } from './ack-server';
 export { FaultProxy } from './fault-proxy';
-export { PicowsError, ERRORS } from '../../src/errors';
+export { PicowsError, ERRORS, closeCodeOf } from '../../src/errors';
