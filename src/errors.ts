@@ -109,11 +109,21 @@ if (!PICOWS_DEVICE) {
   for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: OTHER_MESSAGES[id] };
 }
 
+/** Names an object inherits ('toString', '__proto__') are not ids. */
+function own(table: object, id: string): boolean {
+  return Object.prototype.hasOwnProperty.call(table, id);
+}
+
+/** The spec of an id; an unknown id is an internal error. */
+function specOf(id: string): ErrorSpec {
+  return own(ERRORS, id) ? ERRORS[id] : ERRORS.INTERNAL_ERROR;
+}
+
 /** The close code an id maps to; an unknown id is an internal error (1011). */
 export function closeCodeOf(id: string): number {
-  if (!PICOWS_DEVICE) return (ERRORS[id] || ERRORS.INTERNAL_ERROR).closeCode;
+  if (!PICOWS_DEVICE) return specOf(id).closeCode;
   else {
-    if (OTHER_CODES[id] !== undefined) return OTHER_CODES[id];
+    if (own(OTHER_CODES, id)) return OTHER_CODES[id];
     for (let i = 0; i < CORE_ERRORS.length; i++) if (CORE_ERRORS[i][1] === id) return CORE_ERRORS[i][2];
     return OTHER_CODES.INTERNAL_ERROR;
   }
@@ -126,7 +136,7 @@ export class PicowsError extends Error {
   /** Extra facts: the HTTP status, Retry-After seconds, the stream offset, the offending bytes... */
   readonly detail: { [key: string]: unknown } | undefined;
   constructor(id: string, detail?: { [key: string]: unknown }, message?: string) {
-    super(message || (PICOWS_DEVICE ? id : (ERRORS[id] || ERRORS.INTERNAL_ERROR).message));
+    super(message || (PICOWS_DEVICE ? id : specOf(id).message));
     this.name = 'PicowsError';
     this.id = id;
     this.closeCode = closeCodeOf(id);

@@ -81,6 +81,10 @@ describe('the device profile', () => {
     expect(new device.PicowsError('NO_SUCH_ID').closeCode).toBe(1011);
     expect(new host.PicowsError('NO_SUCH_ID').closeCode).toBe(1011);
     expect(new device.PicowsError('NOT_ON_DEVICE').closeCode).toBe(1006);
+    // Names an object inherits are not ids.
+    for (const id of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect([device.closeCodeOf(id), host.closeCodeOf(id)]).toEqual([1011, 1011]);
+    }
     expect(new PicowsError('NOT_ON_DEVICE').message).toContain('device build');
   });
 });

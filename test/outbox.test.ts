@@ -389,7 +389,9 @@ describe('the device profile of the Outbox (built with PICOWS_DEVICE, src/device
     }
     expect(() => new DeviceOutbox({ overflow: 'drop-newest' })).toThrow(expect.objectContaining({ id: 'NOT_ON_DEVICE' }));
     expect(o.push('x', { overflow: 'drop-oldest' })).toBe('queued');
-    expect(o.length).toBe(1);
+    // null is "no key", as on the host.
+    expect(o.push('y', { key: null as unknown as undefined })).toBe('queued');
+    expect(o.length).toBe(2);
   });
 
   it('does exactly what the host Outbox does with option-less pushes: takes, acks, rewinds, evictions, stats (property)', async () => {

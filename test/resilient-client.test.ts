@@ -5,6 +5,8 @@
  * the Pico W's) against the scripted server of test/helpers/virtual-net.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { Connection } from '../src/client/connection';
+import { WebSocket } from '../src/client/websocket';
 import { ResilientClient, type ResilientEvent, type ResilientOptions } from '../src/resilience/resilient-client';
 import { frame, hex } from './vectors/build';
 import { seededRandom32, type ServerConn, VirtualNet } from './helpers/virtual-net';
@@ -702,5 +704,117 @@ describe('stats and events', () => {
       console.error = origError;
       c.stop();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// What plain JS on the board may hand it, and handlers that throw.
+// ---------------------------------------------------------------------------
+
+describe('ResilientClient with what plain JS may pass, and with handlers that throw', () => {
+  it('sends an ArrayBuffer as its bytes, refuses other values at once, and reads maxMessage 0 as the protocol does', () => {
+    const { net, c } = setup();
+    c.start();
+    net.runUntil(() => c.state === 'open', 5000);
+    expect(c.send(new Uint8Array([1, 2, 3, 4]).buffer as unknown as Uint8Array)).toBe('queued');
+    expect(() => c.send({} as unknown as string)).toThrow(TypeError);
+    net.runUntil(() => net.messagesReceived >= 1, 5000);
+    expect(net.last.messages[0].opcode).toBe(2);
+    expect([...net.last.messages[0].data]).toEqual([1, 2, 3, 4]);
+    // The link stays healthy behind it: a text message follows.
+    expect(c.send('after')).toBe('queued');
+    net.runUntil(() => net.messagesReceived >= 2, 5000);
+    expect(net.last.messages[1].text).toBe('after');
+    expect(c.stats.dropped).toBe(0);
+
+    const zero = setup({ maxMessage: 0 });
+    zero.c.start();
+    zero.net.runUntil(() => zero.c.state === 'open', 5000);
+    expect(zero.c.send('x')).toBe('too-big');
+    expect(zero.c.send('')).toBe('queued');
+    zero.net.runUntil(() => zero.net.messagesReceived >= 1, 5000);
+    expect(zero.c.state).toBe('open');
+  });
+
+  it('a throwing event listener is reported and changes nothing: messages still flow, the connection stays open', () => {
+    const { net, c } = setup();
+    const errors: unknown[] = [];
+    const orig = console.error;
+    console.error = (...a: unknown[]) => errors.push(a);
+    try {
+      c.onevent = (ev) => {
+        if (ev.type === 'open' || ev.type === 'message' || ev.type === 'state') throw new Error('app bug on ' + ev.type);
+      };
+      c.start();
+      net.runUntil(() => c.state === 'open', 5000);
+      net.last.sendText('hello');
+      net.advance(50);
+      expect(c.send('still')).toBe('queued');
+      net.runUntil(() => net.messagesReceived >= 1, 5000);
+      expect(net.last.messages[0].text).toBe('still');
+      expect(c.state).toBe('open');
+      expect(c.stats.connects).toBe(1);
+      expect(errors.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      console.error = orig;
+    }
+  });
+
+  it('a Connection handler that throws is reported and the connection goes on (a throw inside a transport callback would reset Kaluma)', () => {
+    const net = new VirtualNet();
+    const errors: unknown[] = [];
+    const orig = console.error;
+    console.error = (...a: unknown[]) => errors.push(a);
+    try {
+      const texts: string[] = [];
+      let closed = 0;
+      const conn = new Connection(URL, net.runtime(), {}, {
+        open: () => {
+          throw new Error('open handler bug');
+        },
+        text: (d) => {
+          texts.push(d);
+          throw new Error('text handler bug');
+        },
+        binary: () => undefined,
+        pong: () => undefined,
+        activity: () => {
+          throw new Error('activity handler bug');
+        },
+        closed: () => {
+          closed++;
+          throw new Error('closed handler bug');
+        },
+      });
+      expect(() => net.runUntil(() => conn.readyState === 1, 5000)).not.toThrow();
+      net.last.sendText('one');
+      net.last.sendText('two');
+      net.advance(50);
+      expect(texts).toEqual(['one', 'two']);
+      expect(conn.readyState).toBe(1);
+      conn.send('reply');
+      net.runUntil(() => net.messagesReceived >= 1, 5000);
+      expect(net.last.messages[0].text).toBe('reply');
+      conn.close(1000);
+      expect(() => net.runUntil(() => closed === 1, 5000)).not.toThrow();
+      expect(errors.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      console.error = orig;
+    }
+  });
+
+  it('WebSocket.send checks the state before the type, as WHATWG: NOT_OPEN while connecting, silence once closed', () => {
+    const net = new VirtualNet();
+    const ws = new WebSocket(URL, net.runtime());
+    expect(() => ws.send({} as unknown as string)).toThrow(expect.objectContaining({ id: 'NOT_OPEN' }));
+    net.runUntil(() => ws.readyState === WebSocket.OPEN, 5000);
+    expect(() => ws.send({} as unknown as string)).toThrow(TypeError);
+    ws.send(new Uint8Array([7]).buffer);
+    net.runUntil(() => net.messagesReceived >= 1, 5000);
+    expect([...net.last.messages[0].data]).toEqual([7]);
+    ws.close();
+    net.runUntil(() => ws.readyState === WebSocket.CLOSED, 5000);
+    expect(() => ws.send({} as unknown as string)).not.toThrow();
+    expect(() => ws.send('late')).not.toThrow();
   });
 });

@@ -17,7 +17,7 @@ import { parseWsUrl, type WsUrl } from '../handshake/url';
 import { closeArgsProblem } from '../protocol/close-payload';
 import { CLOSED, CLOSING, CONNECTING, OPEN, Protocol, type ProtocolSink } from '../protocol/protocol';
 import { causeOfError, type CloseCause } from './close-cause';
-import type { CloseEvent } from './events';
+import { listenerThrew, type CloseEvent } from './events';
 import { latin1Bytes, randomBytes, type Runtime } from './runtime';
 import type { Transport, TransportHandler } from './transport';
 import { orDefault } from '../or-default';
@@ -43,12 +43,18 @@ export interface ConnectionOptions {
   validatorFlags?: number;
 }
 
-/** What a Connection reports. Every callback runs inside the connection's own turn; each may call close() or abort(). */
+/**
+ * What a Connection reports. Every callback runs inside the connection's own turn; each
+ * may call close() or abort(). A callback that throws is reported (listenerThrew) and
+ * the connection goes on: the callbacks run inside transport and timer callbacks, where
+ * an uncaught throw resets Kaluma's VM (kaluma.md §4), and inside the protocol's
+ * receiveData, which would otherwise fail the connection for the handler's bug.
+ */
 export interface ConnectionHandler {
   /** The handshake succeeded: OPEN. */
   open(): void;
   text(data: string): void;
-  /** A view of the received bytes (a reused buffer, or a chunk the runtime may recycle when `rt.volatileChunks`): copy to keep. */
+  /** The received bytes: a view of the chunk (which the runtime may recycle when `rt.volatileChunks`: copy to keep) or a fresh reassembled array. */
   binary(data: Uint8Array): void;
   pong(payload: Uint8Array): void;
   /** Any inbound chunk (liveness: every byte is proof of life). */
@@ -89,7 +95,7 @@ export class Connection {
   constructor(url: string, rt: Runtime, options: ConnectionOptions | undefined, handler: ConnectionHandler) {
     this.rt = rt;
     this.opts = options || {};
-    this.on = handler;
+    this.on = guarded(handler);
     // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError.
     this.target = parseWsUrl(url, { tls: rt.tls });
     const protocols = this.opts.protocols === undefined ? [] : typeof this.opts.protocols === 'string' ? [this.opts.protocols] : this.opts.protocols;
@@ -100,8 +106,9 @@ export class Connection {
       headers: this.opts.headers,
       maxHeadBytes: this.opts.maxHeadBytes,
     });
-    // Connect on the next turn: listeners attached after `new` see every event, and a
-    // synchronous throw from the runtime (Kaluma: Wi-Fi down, DNS) becomes a close event.
+    // Connect on the next turn: whoever created it finishes wiring first (the WHATWG
+    // wrapper's listeners, ResilientClient's liveness), and a synchronous throw from the
+    // runtime (Kaluma: Wi-Fi down, DNS) becomes a close event.
     this.arm(0, () => this.startConnect());
   }
 
@@ -141,7 +148,7 @@ export class Connection {
     if (this.readyState === CLOSING || this.readyState === CLOSED) return;
     if (this.readyState === CONNECTING || !this.proto) {
       // WHATWG: closing a connecting socket fails the connection (1006), and the close
-      // event comes on a later turn, so a handler set just after close() still sees it.
+      // comes on a later turn, so a WHATWG handler set just after close() still sees it.
       this.readyState = CLOSING;
       this.dropTransport();
       this.arm(0, () => this.finish('local-close', null));
@@ -428,4 +435,16 @@ export class Connection {
       this.timer = undefined;
     }
   }
+}
+
+/** `h` with every callback guarded (see ConnectionHandler): six closures per connection, none per message. */
+function guarded(h: ConnectionHandler): ConnectionHandler {
+  const call = <A>(fn: (a: A) => void) => (a?: A): void => {
+    try {
+      fn.call(h, a as A);
+    } catch (e) {
+      listenerThrew(e);
+    }
+  };
+  return { open: call(h.open), text: call(h.text), binary: call(h.binary), pong: call(h.pong), activity: call(h.activity), closed: call(h.closed) };
 }

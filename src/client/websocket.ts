@@ -84,9 +84,14 @@ export class WebSocket extends EventSource {
     return this.conn.bufferedAmount;
   }
 
-  /** Sends a text (string) or binary (Uint8Array, ArrayBuffer) message. Throws when not OPEN or over maxMessage. */
+  /**
+   * Sends a text (string) or binary (Uint8Array, ArrayBuffer) message. Throws NOT_OPEN
+   * while CONNECTING and SEND_TOO_BIG over maxMessage; once closing it is discarded.
+   */
   send(data: string | Uint8Array | ArrayBuffer): void {
-    if (typeof data === 'string' || data instanceof Uint8Array) this.conn.send(data);
+    // The state first, as WHATWG: NOT_OPEN while connecting, silence once closing, whatever `data` is.
+    if (this.conn.readyState !== OPEN) this.conn.send('');
+    else if (typeof data === 'string' || data instanceof Uint8Array) this.conn.send(data);
     else if (data instanceof ArrayBuffer) this.conn.send(new Uint8Array(data));
     else throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
   }

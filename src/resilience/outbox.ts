@@ -133,7 +133,7 @@ export class Outbox {
     const n = typeof m === 'string' ? m.length : m.byteLength;
     if (n > this.maxBytes) return this.refuse('too-big', n);
     if (PICOWS_DEVICE) {
-      if (o.key !== undefined || o.ttlMs !== undefined || o.session || o.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+      if (o.key != null || o.ttlMs !== undefined || o.session || o.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
       // Every message is drop-oldest: evict from the front until it fits.
       while (!this.fits(n)) this.remove(0, 'evicted');
       return this.put(this.slot(this.length++), m, n, null, false, o, 0);

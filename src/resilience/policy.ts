@@ -152,7 +152,7 @@ export class Policy {
     d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
     const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
     if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
-    const table = PICOWS_DEVICE ? undefined : o.overrides;
+    const table = o.overrides;
     if (!PICOWS_DEVICE && table) {
       const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
       for (let i = 0; i < keys.length; i++) {

@@ -20,6 +20,7 @@
  * may call stop() from any event; no retry happens behind it.
  */
 import { PicowsError } from '../errors';
+import { orDefault } from '../or-default';
 import { DEFAULT_MAX_MESSAGE } from '../core/types';
 import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
@@ -164,10 +165,17 @@ export class ResilientClient {
    * Queues a message (sent at once when connected). Returns 'queued' or why it was
    * refused ('too-big', 'full', …); every refusal is counted and emitted as 'dropped'.
    */
-  send(data: string | Uint8Array, options?: PushOptions): string {
+  send(data: string | Uint8Array | ArrayBuffer, options?: PushOptions): string {
+    // Plain JS on the board may pass anything: an ArrayBuffer goes as its bytes, and what
+    // the socket cannot send is refused here, not later inside a timer.
+    if (data instanceof ArrayBuffer) data = new Uint8Array(data);
+    else if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
+    }
     // The socket would throw SEND_TOO_BIG for it later, inside a timer (fatal on
-    // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now.
-    if (this.wireSize(data) > (this.opts.maxMessage || DEFAULT_MAX_MESSAGE)) {
+    // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now. 0 is a
+    // maximum too (empty messages only), as the protocol reads it.
+    if (this.wireSize(data) > orDefault(this.opts.maxMessage, DEFAULT_MAX_MESSAGE)) {
       this.tooBig++;
       this.emit({ type: 'dropped', reason: 'too-big' });
       return 'too-big';
@@ -243,7 +251,7 @@ export class ResilientClient {
     } catch (e) {
       // A bad URL or wss:// without TLS: no retry can fix it.
       const err = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { message: String(e) });
-      // 1015 for a missing TLS stack, as the WebSocket itself reports it (RFC 6455 7.4.1).
+      // 1015 for a missing TLS stack, as a WebSocket reports it (RFC 6455 7.4.1).
       this.onClose({ type: 'close', code: err.closeCode === 1015 ? 1015 : 1006, reason: '', wasClean: false, cause: 'transport-error', error: err });
       return;
     }
