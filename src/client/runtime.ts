@@ -39,3 +39,15 @@ export function latin1Bytes(s: string): Uint8Array {
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
   return out;
 }
+
+/** A received binary view the app may keep: copied when the runtime frees its chunks (new Uint8Array(view) copies; view.slice() would not for a Node Buffer). */
+export function keepable(rt: Runtime, data: Uint8Array): Uint8Array {
+  return rt.volatileChunks ? new Uint8Array(data) : data;
+}
+
+/** What send() takes from plain JS: text, or bytes (an ArrayBuffer as its bytes); anything else is a TypeError. */
+export function sendable(data: string | Uint8Array | ArrayBuffer): string | Uint8Array {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
+}

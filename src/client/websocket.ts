@@ -9,7 +9,7 @@
 import { CLOSED, CLOSING, CONNECTING, OPEN } from '../protocol/ready-state';
 import { Connection, type ConnectionOptions } from './connection';
 import { EventSource } from './events';
-import type { Runtime } from './runtime';
+import { keepable, sendable, type Runtime } from './runtime';
 
 export type WebSocketOptions = ConnectionOptions;
 
@@ -45,8 +45,7 @@ export class WebSocket extends EventSource {
       open: () => this.dispatch({ type: 'open' }),
       text: (data) => this.dispatch({ type: 'message', data }),
       binary: (data) => {
-        // new Uint8Array(view) copies; view.slice() would not when the view is a Node Buffer.
-        if (this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: rt.volatileChunks ? new Uint8Array(data) : data });
+        if (this.binaryType === 'uint8array') this.dispatch({ type: 'message', data: keepable(rt, data) });
         else {
           const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
           this.dispatch({ type: 'message', data: (whole ? data : new Uint8Array(data)).buffer as ArrayBuffer });
@@ -91,9 +90,7 @@ export class WebSocket extends EventSource {
   send(data: string | Uint8Array | ArrayBuffer): void {
     // The state first, as WHATWG: NOT_OPEN while connecting, silence once closing, whatever `data` is.
     if (this.conn.readyState !== OPEN) this.conn.send('');
-    else if (typeof data === 'string' || data instanceof Uint8Array) this.conn.send(data);
-    else if (data instanceof ArrayBuffer) this.conn.send(new Uint8Array(data));
-    else throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
+    else this.conn.send(sendable(data));
   }
 
   /** Sends a ping (liveness). Returns false when not open. */

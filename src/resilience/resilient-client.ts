@@ -24,7 +24,7 @@ import { orDefault } from '../or-default';
 import { DEFAULT_MAX_MESSAGE } from '../core/types';
 import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
-import type { Runtime } from '../client/runtime';
+import { keepable, sendable, type Runtime } from '../client/runtime';
 import { Connection, type ConnectionOptions } from '../client/connection';
 import { CONNECTING, OPEN } from '../protocol/ready-state';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
@@ -166,12 +166,9 @@ export class ResilientClient {
    * refused ('too-big', 'full', …); every refusal is counted and emitted as 'dropped'.
    */
   send(data: string | Uint8Array | ArrayBuffer, options?: PushOptions): string {
-    // Plain JS on the board may pass anything: an ArrayBuffer goes as its bytes, and what
-    // the socket cannot send is refused here, not later inside a timer.
-    if (data instanceof ArrayBuffer) data = new Uint8Array(data);
-    else if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      throw new TypeError(PICOWS_DEVICE ? 'send()' : 'picows: send() takes a string, a Uint8Array or an ArrayBuffer');
-    }
+    // Plain JS on the board may pass anything: what the socket cannot send is refused
+    // here, not later inside a timer.
+    data = sendable(data);
     // The socket would throw SEND_TOO_BIG for it later, inside a timer (fatal on
     // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now. 0 is a
     // maximum too (empty messages only), as the protocol reads it.
@@ -242,8 +239,7 @@ export class ResilientClient {
         pong: (p) => live && live.pongReceived(p),
         open: () => this.onOpen(ws, live as LivenessMonitor),
         text: (data) => this.onMessage(data),
-        // A view the runtime may recycle: the event carries a copy when it must.
-        binary: (data) => this.emit({ type: 'message', data: this.rt.volatileChunks ? new Uint8Array(data) : data }),
+        binary: (data) => this.emit({ type: 'message', data: keepable(this.rt, data) }),
         closed: (ev) => {
           if (this.ws === ws) this.onClose(ev);
         },
