@@ -192,6 +192,14 @@ export class MemoryPeer {
   readonly deliveries: PeerDelivery[] = [];
   pings = 0;
   connections = 0;
+  /**
+   * A dead link, as flaky Wi-Fi makes one: connects are never answered and bytes in
+   * either direction vanish. Kaluma reports nothing, so only the client's own
+   * deadlines (connect, handshake, pong) can end what it was doing.
+   */
+  silent = false;
+  /** Extra header lines for the 101 response (each ending in CRLF): a large response head. */
+  extraHead = '';
   private sock = 0;
   private inbuf = Buffer.alloc(0);
   private upgraded = false;
@@ -202,6 +210,7 @@ export class MemoryPeer {
   }
 
   accept(id: number): void {
+    if (this.silent) return;
     this.sock = id;
     this.inbuf = Buffer.alloc(0);
     this.upgraded = false;
@@ -213,8 +222,15 @@ export class MemoryPeer {
     if (id === this.sock) this.sock = 0;
   }
 
+  /** The server ends the connection: the device's socket gets 'close' (a FIN; Kaluma reports no reset). */
+  drop(): void {
+    const id = this.sock;
+    this.sock = 0;
+    if (id) this.board.call('__remoteClose', id);
+  }
+
   receive(id: number, bytes: Buffer): void {
-    if (id !== this.sock) return;
+    if (id !== this.sock || this.silent) return;
     this.inbuf = Buffer.concat([this.inbuf, bytes]);
     if (!this.upgraded) {
       const end = this.inbuf.indexOf('\r\n\r\n');
@@ -226,7 +242,7 @@ export class MemoryPeer {
         .update((key ? key[1] : '') + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
         .digest('base64');
       this.upgraded = true;
-      this.write(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept + '\r\n\r\n', 'latin1'));
+      this.write(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept + '\r\n' + this.extraHead + '\r\n', 'latin1'));
     }
     for (;;) {
       const f = this.nextFrame();
@@ -250,9 +266,20 @@ export class MemoryPeer {
     this.sendFrame(1, Buffer.from(text, 'utf8'));
   }
 
-  private sendFrame(opcode: number, payload: Buffer): void {
+  /** One text message in `parts` frames (a first frame, then continuations), each delivered on its own. */
+  sendFragmented(text: string, parts: number): void {
+    const bytes = Buffer.from(text, 'utf8');
+    const size = Math.ceil(bytes.length / parts);
+    for (let i = 0, at = 0; i < parts; i++, at += size) {
+      this.sendFrame(i === 0 ? 1 : 0, bytes.subarray(at, at + size), i === parts - 1);
+    }
+  }
+
+  private sendFrame(opcode: number, payload: Buffer, fin = true): void {
+    if (this.silent || !this.sock) return;
     const n = payload.length;
-    const head = n < 126 ? Buffer.from([0x80 | opcode, n]) : Buffer.from([0x80 | opcode, 126, n >> 8, n & 255]);
+    const b0 = (fin ? 0x80 : 0) | opcode;
+    const head = n < 126 ? Buffer.from([b0, n]) : Buffer.from([b0, 126, n >> 8, n & 255]);
     this.write(Buffer.concat([head, payload]));
   }
 
@@ -365,6 +392,32 @@ export class HeapBoard {
     while (this.call('__runDue', end) === 1) this.pump();
     this.call('__setNow', end);
     this.pump();
+  }
+
+  /**
+   * Collects QuickJS's garbage cycles now, so that what data() reports next is live data
+   * only. QuickJS frees by reference counting at once, but finds cycles (a connection
+   * and the closures that point back at it) only once its block count passes a
+   * threshold, which then grows by half; there is no API to run it. So: hold a cycle
+   * through a WeakRef, then hold ever more small objects until the cycle is gone. The
+   * objects are freed before returning. Each call needs about 1.5 times the objects of
+   * the one before: call it a handful of times per runtime, not per step.
+   */
+  collect(): void {
+    run(
+      this.vm,
+      `(function () {
+        var a = {}; a.self = a;
+        var w = new WeakRef(a); a = null;
+        for (var n = 1024; n <= 1 << 23 && w.deref() !== undefined; n *= 2) {
+          var keep = new Array(n);
+          for (var i = 0; i < n; i++) keep[i] = {};
+          keep = null;
+        }
+        if (w.deref() !== undefined) throw new Error('collect: no garbage collection happened');
+      })();`,
+      'collect.js',
+    );
   }
 
   setWifi(up: boolean): void {
