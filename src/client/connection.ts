@@ -14,7 +14,7 @@
 import { PicowsError } from '../errors';
 import { ClientHandshake } from '../handshake/client-handshake';
 import { parseWsUrl, type WsUrl } from '../handshake/url';
-import { closeArgsProblem } from '../protocol/close-payload';
+import { closeReasonBytes } from '../protocol/close-payload';
 import { CLOSED, CLOSING, CONNECTING, OPEN, Protocol, type ProtocolSink } from '../protocol/protocol';
 import { causeOfError, type CloseCause } from './close-cause';
 import { listenerThrew, type CloseEvent } from './events';
@@ -143,10 +143,10 @@ export class Connection {
   close(code?: number, reason?: string): void {
     // WHATWG close(): a reason without a code closes with 1000. Checked before any state changes.
     if (code === undefined && reason) code = 1000;
-    const problem = closeArgsProblem(code, reason ? this.rt.encodeText(reason).length : 0, false);
-    if (problem) throw new PicowsError('INVALID_CLOSE_ARGS', { code, reason, problem });
-    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
-    if (this.readyState === CONNECTING || !this.proto) {
+    closeReasonBytes(code, reason, false, this.rt.encodeText);
+    if (this.readyState >= CLOSING) return;
+    // Not OPEN yet (the protocol exists from the 101 on).
+    if (!this.proto) {
       // WHATWG: closing a connecting socket fails the connection (1006), and the close
       // comes on a later turn, so a WHATWG handler set just after close() still sees it.
       this.readyState = CLOSING;

@@ -4,7 +4,7 @@
  * isSendableCloseCode (src/errors.ts), the same rule the core applies to what the
  * server sends: 1005, 1006 and 1015 are never on the wire in either direction.
  */
-import { isSendableCloseCode } from '../errors';
+import { isSendableCloseCode, PicowsError } from '../errors';
 
 /** The code reported when a Close frame carried no status code (RFC 6455 7.1.5). Local only. */
 export const NO_STATUS_CODE = 1005;
@@ -24,11 +24,23 @@ export function isApplicationCloseCode(code: number): boolean {
  * that may be on the wire (1001, 1002, 1007, 1009, 1011...) for picows' own use.
  * The device build (src/device.d.ts) says only which argument is wrong.
  */
-export function closeArgsProblem(code: number | undefined, reasonBytes: number, anyWireCode: boolean): string {
+export function closeArgsProblem(code: number | undefined, reasonBytes: number, anyWireCode?: boolean): string {
   if (code === undefined) return reasonBytes > 0 ? (PICOWS_DEVICE ? 'reason' : 'a reason needs a code') : '';
   if (code !== Math.floor(code) || !(anyWireCode ? isSendableCloseCode(code) : isApplicationCloseCode(code))) return PICOWS_DEVICE ? 'code' : 'code ' + code + ' may not be sent';
   if (reasonBytes > MAX_CLOSE_REASON_BYTES) return PICOWS_DEVICE ? 'reason' : 'the reason is ' + reasonBytes + ' UTF-8 bytes (at most ' + MAX_CLOSE_REASON_BYTES + ')';
   return '';
+}
+
+/**
+ * Checks close arguments for close() and sendClose(), one rule for both: throws
+ * INVALID_CLOSE_ARGS with closeArgsProblem's answer. Returns the reason's UTF-8 bytes
+ * (null without a reason).
+ */
+export function closeReasonBytes(code: number | undefined, reason: string | undefined, anyWireCode: boolean | undefined, encodeText: (s: string) => Uint8Array): Uint8Array | null {
+  const bytes = reason ? encodeText(reason) : null;
+  const problem = closeArgsProblem(code, bytes ? bytes.length : 0, anyWireCode);
+  if (problem) throw new PicowsError('INVALID_CLOSE_ARGS', { code, reason, problem });
+  return bytes;
 }
 
 /** The payload of a Close frame: empty without a code, else the code big-endian then the reason. */

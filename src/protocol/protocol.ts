@@ -29,7 +29,7 @@ import {
   OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RECORD_SLOTS,
   type Core, type FrameValidator,
 } from '../core/types';
-import { closeArgsProblem, encodeClosePayload, NO_STATUS_CODE, parseCloseCode } from './close-payload';
+import { closeReasonBytes, encodeClosePayload, parseCloseCode } from './close-payload';
 import { buildMaskedFrame, FIN, maskedHeaderSize } from './frame-writer';
 import { CLOSED, CLOSING, OPEN } from './ready-state';
 import { orDefault } from '../or-default';
@@ -91,18 +91,20 @@ export class Protocol {
   /** Outgoing messages above this are fragmented (options.fragmentSize). */
   private readonly fragmentLimit: number;
 
-  private _state = OPEN;
-  private _closeCode = 0;
-  private _closeReason = '';
-  private _wasClean = false;
-  private _failure: PicowsError | null = null;
+  // Read by the I/O layer; only the protocol sets them.
+  state = OPEN;
+  /** Bytes of frames queued and not yet taken by nextOutgoing() (headers included). */
+  bufferedAmount = 0;
+  closeCode = 0;
+  closeReason = '';
+  wasClean = false;
+  failure: PicowsError | null = null;
 
   // Incoming.
+  /** Null once no more input is processed: the peer's Close, a failure, EOF, dispose(). */
   private validator: FrameValidator | null;
   /** Stream offset of the chunk being scanned: error offsets are reported absolute. */
   private received = 0;
-  /** Set once no more input is processed: the peer's Close, a failure, EOF. */
-  private inputDone = false;
   /** OP_TEXT or OP_BINARY while a message is being received. */
   private messageOpcode = 0;
   /** Reassembly of messages that span records; grown on demand up to maxMessage. */
@@ -112,16 +114,15 @@ export class Protocol {
   private readonly controlBuffer = new Uint8Array(MAX_CONTROL_PAYLOAD);
   private controlLength = 0;
 
-  // Outgoing: control frames first, then data messages in order, then our Close.
-  private readonly controlFrames: Uint8Array[] = [];
-  /** Data messages: a ready frame (READY_FRAME) or the bytes of a message to fragment. */
-  private readonly dataQueue: Uint8Array[] = [];
-  private readonly dataOps: number[] = [];
-  /** How much of dataQueue[0] has been framed already. */
+  // Outgoing, one queue in the order written: control frames first (the first `controls`
+  // entries), then data messages in order, then our Close, always last (nothing is
+  // queued once it is: the state is no longer OPEN).
+  private readonly queue: Uint8Array[] = [];
+  /** Per queue entry: READY_FRAME for a frame already built, else the opcode of a message to fragment. */
+  private readonly ops: number[] = [];
+  private controls = 0;
+  /** How much of the first data message has been framed already. */
   private dataSent = 0;
-  private closeFrame: Uint8Array | null = null;
-  private closeQueued = false;
-  private outgoingBytes = 0;
 
   constructor(sink: ProtocolSink, opts: ProtocolOptions) {
     this.sink = sink;
@@ -136,24 +137,16 @@ export class Protocol {
     this.validator = opts.core.createValidator(this.messageLimit, opts.validatorFlags || 0);
   }
 
-  get state(): number { return this._state; }
-  /** Bytes of frames queued and not yet taken by nextOutgoing() (headers included). */
-  get bufferedAmount(): number { return this.outgoingBytes; }
-  get closeCode(): number { return this._closeCode; }
-  get closeReason(): string { return this._closeReason; }
-  get wasClean(): boolean { return this._wasClean; }
-  get failure(): PicowsError | null { return this._failure; }
-
   /** True once the I/O layer should end TCP, after writing what nextOutgoing() still gives. */
   closeExpected(): boolean {
-    return this._state === CLOSED || this._failure !== null;
+    return this.state === CLOSED || this.failure !== null;
   }
 
   // ---- Incoming ----
 
   receiveData(chunk: Uint8Array): void {
     const validator = this.validator;
-    if (this.inputDone || validator === null) return;
+    if (validator === null) return;
     try {
       let from = 0;
       for (;;) {
@@ -162,7 +155,7 @@ export class Protocol {
         for (let i = 0; i < count * RECORD_SLOTS; i += RECORD_SLOTS) {
           if (events[i] === EV_DATA) this.receiveRecord(chunk, events[i + 1], events[i + 2], events[i + 3]);
           else this.fail(coreErrorName(events[i + 1]), { offset: this.received + events[i + 3], bytes: hexAround(chunk, events[i + 3]) });
-          if (this.inputDone) return;
+          if (this.validator === null) return;
         }
         if (validator.pos >= chunk.length) return;
         if (count === 0) throw new Error(PICOWS_DEVICE ? 'core stalled' : 'the validator stopped at ' + validator.pos + ' without a record');
@@ -179,14 +172,12 @@ export class Protocol {
 
   /** TCP ended (the peer closed it, or the I/O layer gave up on it). */
   receiveEof(): void {
-    if (this._state === CLOSED) return;
-    this.stopInput();
-    this.dropOutgoing();
-    this.closeFrame = null;
-    this.outgoingBytes = 0;
+    if (this.state === CLOSED) return;
+    this.dispose();
     // No Close exchanged: 1006, reported locally only (RFC 6455 7.1.5, 7.4.1).
-    if (this._failure === null) this.settle(1006, '', false, new PicowsError('CONNECTION_LOST'));
-    this._state = CLOSED;
+    if (this.failure === null) this.settle(1006, '', false, new PicowsError('CONNECTION_LOST'));
+    this.state = CLOSED;
+    this.dropOutgoing(); // CLOSED: our Close goes too
   }
 
   private receiveRecord(chunk: Uint8Array, flags: number, start: number, length: number): void {
@@ -205,9 +196,13 @@ export class Protocol {
         start = 0;
         end = this.controlLength;
       }
-      if (opcode === OP_CLOSE) this.receiveClose(bytes, start, end);
-      else if (opcode === OP_PING) this.receivePing(bytes.subarray(start, end));
-      else this.sink.onPong(bytes.subarray(start, end));
+      if (opcode === OP_CLOSE) return this.receiveClose(bytes, start, end);
+      const payload = bytes.subarray(start, end);
+      if (opcode === OP_PING) {
+        // RFC 6455 5.5.2: answer with the same payload (sendPong: nothing is sent after our Close).
+        this.sendPong(payload);
+        this.sink.onPing(payload);
+      } else this.sink.onPong(payload);
       return;
     }
     // A data frame: text/binary opens a message, continuation frames carry opcode 0 (every record repeats the opcode).
@@ -246,12 +241,6 @@ export class Protocol {
     this.messageBuffer = grown;
   }
 
-  private receivePing(payload: Uint8Array): void {
-    // RFC 6455 5.5.2: answer with the same payload; nothing is sent after our Close.
-    if (this._state === OPEN) this.queueControl(OP_PONG, payload);
-    this.sink.onPing(payload);
-  }
-
   private receiveClose(bytes: Uint8Array, start: number, end: number): void {
     const code = parseCloseCode(bytes, start, end);
     if (code < 0) {
@@ -260,13 +249,13 @@ export class Protocol {
       return;
     }
     const reason = end - start > 2 ? this.decodeText(bytes, start + 2, end) : '';
-    this.stopInput();
-    if (this._state === OPEN) {
-      // RFC 6455 5.5.1: answer the peer's Close, echoing its code; an empty Close when it had none.
+    this.dispose();
+    if (this.state === OPEN) {
+      // RFC 6455 5.5.1: answer the peer's Close, echoing its code (encodeClosePayload: an empty Close when it had none).
       this.dropOutgoing();
-      this.queueClose(code === NO_STATUS_CODE ? undefined : code, null);
+      this.queueFrame(OP_CLOSE, encodeClosePayload(code, null));
     }
-    this._state = CLOSED;
+    this.state = CLOSED;
     this.settle(code, reason, true, null);
     this.sink.onCloseFrame(code, reason);
   }
@@ -277,11 +266,6 @@ export class Protocol {
    * receiveEof(); call it when abandoning a connection any other way.
    */
   dispose(): void {
-    this.stopInput();
-  }
-
-  private stopInput(): void {
-    this.inputDone = true;
     this.messageBuffer = EMPTY;
     if (this.validator !== null) {
       this.validator.dispose();
@@ -290,10 +274,10 @@ export class Protocol {
   }
 
   private settle(code: number, reason: string, wasClean: boolean, failure: PicowsError | null): void {
-    this._closeCode = code;
-    this._closeReason = reason;
-    this._wasClean = wasClean;
-    this._failure = failure;
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.wasClean = wasClean;
+    this.failure = failure;
   }
 
   // ---- Commands ----
@@ -328,12 +312,10 @@ export class Protocol {
    * bytes. Throws INVALID_CLOSE_ARGS; does nothing once closing or closed.
    */
   sendClose(code?: number, reason?: string, anyWireCode?: boolean): void {
-    const reasonBytes = reason ? this.encodeText(reason) : null;
-    const problem = closeArgsProblem(code, reasonBytes ? reasonBytes.length : 0, anyWireCode === true);
-    if (problem) throw new PicowsError('INVALID_CLOSE_ARGS', { code, reason, problem });
-    if (this._state !== OPEN) return;
-    this.queueClose(code, reasonBytes);
-    this._state = CLOSING;
+    const reasonBytes = closeReasonBytes(code, reason, anyWireCode, this.encodeText);
+    if (this.state !== OPEN) return;
+    this.queueFrame(OP_CLOSE, encodeClosePayload(code, reasonBytes));
+    this.state = CLOSING;
   }
 
   /**
@@ -342,59 +324,44 @@ export class Protocol {
    * be on the wire and no Close was queued yet, and stops reading. The first outcome wins.
    */
   fail(errorId: string, detail?: { [key: string]: unknown }): void {
-    if (this._state === CLOSED || this._failure !== null) return;
+    if (this.state === CLOSED || this.failure !== null) return;
     const failure = new PicowsError(errorId, detail);
-    this.stopInput();
+    this.dispose();
     this.dropOutgoing();
-    if (!this.closeQueued && isSendableCloseCode(failure.closeCode)) {
+    // Still OPEN: no Close queued yet (CLOSING without a failure: sendClose queued ours).
+    if (this.state === OPEN && isSendableCloseCode(failure.closeCode)) {
       // The id as the reason tells the server's logs what went wrong (ids are short ASCII).
-      this.queueClose(failure.closeCode, errorId.length <= 123 ? this.encodeText(errorId) : null);
+      this.queueFrame(OP_CLOSE, encodeClosePayload(failure.closeCode, errorId.length <= 123 ? this.encodeText(errorId) : null));
     }
-    this._state = CLOSING;
+    this.state = CLOSING;
     this.settle(failure.closeCode, '', false, failure);
   }
 
   /** The next frame to write, whole, or null. */
   nextOutgoing(): Uint8Array | null {
-    let frame: Uint8Array | null = null;
-    if (this.controlFrames.length > 0) {
-      frame = this.controlFrames.shift() as Uint8Array;
-    } else if (this.dataQueue.length > 0) {
-      frame = this.nextDataFrame();
-    } else if (this.closeFrame !== null) {
-      frame = this.closeFrame;
-      this.closeFrame = null;
+    if (this.queue.length === 0) return null;
+    let frame = this.queue[0];
+    const opcode = this.ops[0];
+    let done = true;
+    if (opcode !== READY_FRAME) {
+      // RFC 6455 5.4: the first fragment carries the opcode, the others continuation (0), the last FIN.
+      const start = this.dataSent;
+      const end = Math.min(start + this.fragmentLimit, frame.length);
+      done = end === frame.length;
+      this.dataSent = done ? 0 : end;
+      frame = buildMaskedFrame((done ? FIN : 0) | (start === 0 ? opcode : 0), frame, start, end, this.random32(), this.core, this.alloc);
     }
-    if (frame !== null) this.outgoingBytes -= frame.length;
-    return frame;
-  }
-
-  private nextDataFrame(): Uint8Array {
-    const message = this.dataQueue[0];
-    const opcode = this.dataOps[0];
-    if (opcode === READY_FRAME) {
-      this.dataQueue.shift();
-      this.dataOps.shift();
-      return message;
+    if (done) {
+      this.queue.shift();
+      this.ops.shift();
+      if (this.controls > 0) this.controls--;
     }
-    // RFC 6455 5.4: the first fragment carries the opcode, the others continuation (0), the last FIN.
-    const start = this.dataSent;
-    let end = start + this.fragmentLimit;
-    if (end >= message.length) end = message.length;
-    const last = end === message.length;
-    const frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? opcode : 0), message, start, end, this.random32(), this.core, this.alloc);
-    if (last) {
-      this.dataQueue.shift();
-      this.dataOps.shift();
-      this.dataSent = 0;
-    } else {
-      this.dataSent = end;
-    }
+    this.bufferedAmount -= frame.length;
     return frame;
   }
 
   private requireOpen(): void {
-    if (this._state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this._state }, PICOWS_DEVICE ? undefined : 'the connection is not open (state ' + this._state + ')');
+    if (this.state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this.state }, PICOWS_DEVICE ? undefined : 'the connection is not open (state ' + this.state + ')');
   }
 
   private tooBig(size: number, limit: number): never {
@@ -403,48 +370,40 @@ export class Protocol {
 
   private queueMessage(opcode: number, bytes: Uint8Array, owned: boolean): void {
     const length = bytes.length;
-    if (length <= this.fragmentLimit) {
-      // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
-      this.dataQueue.push(buildMaskedFrame(FIN | opcode, bytes, 0, length, this.random32(), this.core, this.alloc));
-      this.dataOps.push(READY_FRAME);
-      this.outgoingBytes += maskedHeaderSize(length) + length;
-      return;
-    }
+    // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
+    if (length <= this.fragmentLimit) return this.queueFrame(opcode, bytes);
     // Fragmented lazily, one frame per nextOutgoing(); a caller's buffer is copied so later changes do not leak in.
-    this.dataQueue.push(owned ? bytes : new Uint8Array(bytes));
-    this.dataOps.push(opcode);
+    this.queue.push(owned ? bytes : new Uint8Array(bytes));
+    this.ops.push(opcode);
     const size = this.fragmentLimit;
     const whole = Math.floor(length / size);
     const rest = length - whole * size;
-    this.outgoingBytes += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
+    this.bufferedAmount += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
   }
 
   private sendControl(opcode: number, payload: Uint8Array | undefined): void {
     const bytes = payload || EMPTY;
     if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, PICOWS_DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
-    if (this._state === OPEN) this.queueControl(opcode, bytes);
+    // Control frames go ahead of queued data, after those queued before them.
+    if (this.state === OPEN) this.queueFrame(opcode, bytes, this.controls++);
   }
 
-  private queueControl(opcode: number, payload: Uint8Array): void {
+  /** Builds one whole frame and queues it at `at`, by default last. */
+  private queueFrame(opcode: number, payload: Uint8Array, at = this.queue.length): void {
     const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core, this.alloc);
-    this.controlFrames.push(frame);
-    this.outgoingBytes += frame.length;
+    this.queue.splice(at, 0, frame);
+    this.ops.splice(at, 0, READY_FRAME);
+    this.bufferedAmount += frame.length;
   }
 
-  private queueClose(code: number | undefined, reason: Uint8Array | null): void {
-    const payload = encodeClosePayload(code, reason);
-    const frame = buildMaskedFrame(FIN | OP_CLOSE, payload, 0, payload.length, this.random32(), this.core, this.alloc);
-    this.closeFrame = frame;
-    this.closeQueued = true;
-    this.outgoingBytes += frame.length;
-  }
-
+  /** Drops unsent frames; only once CLOSING (a failure after sendClose) does our Close, the last entry, stay. */
   private dropOutgoing(): void {
-    this.controlFrames.length = 0;
-    this.dataQueue.length = 0;
-    this.dataOps.length = 0;
+    const keep = this.state === CLOSING && this.queue.length > 0 ? 1 : 0;
+    this.queue.splice(0, this.queue.length - keep);
+    this.ops.splice(0, this.ops.length - keep);
+    this.controls = 0;
     this.dataSent = 0;
-    this.outgoingBytes = this.closeFrame !== null ? this.closeFrame.length : 0;
+    this.bufferedAmount = keep ? this.queue[0].length : 0;
   }
 }
 
