@@ -63,7 +63,7 @@ export interface ConnectionHandler {
   closed(ev: CloseEvent): void;
 }
 
-export class Connection {
+export class Connection implements ProtocolSink, TransportHandler {
   /** The subprotocol the server chose ('' for none). */
   protocol = '';
   readyState: number = CONNECTING;
@@ -72,8 +72,10 @@ export class Connection {
 
   private readonly rt: Runtime;
   private readonly opts: ConnectionOptions;
+  /** Called through report() only. */
   private readonly on: ConnectionHandler;
   private readonly target: WsUrl;
+  /** Null until connecting and once dropped: callbacks of a dropped transport are then ignored (Kaluma reuses socket numbers). */
   private transport: Transport | null = null;
   private handshake: ClientHandshake | null;
   private proto: Protocol | null = null;
@@ -86,23 +88,22 @@ export class Connection {
   private ended = false;
   /** The protocol's outcome is known and the final closeTimeout is armed. */
   private settling = false;
+  /** 'local-close' once close() started the closing handshake; else the peer closed first. */
   private closeCause: CloseCause | null = null;
-  private closedReported = false;
-  /** Bumped when the connection is abandoned: stale transport callbacks are ignored (Kaluma reuses socket numbers). */
-  private generation = 0;
   private requestAt = 0;
 
   constructor(url: string, rt: Runtime, options: ConnectionOptions | undefined, handler: ConnectionHandler) {
     this.rt = rt;
     this.opts = options || {};
-    this.on = guarded(handler);
+    this.on = handler;
     // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError.
     this.target = parseWsUrl(url, { tls: rt.tls });
-    const protocols = this.opts.protocols === undefined ? [] : typeof this.opts.protocols === 'string' ? [this.opts.protocols] : this.opts.protocols;
+    const protocols = this.opts.protocols;
     this.handshake = new ClientHandshake({
       url: this.target,
       key: randomBytes(rt, 16),
-      protocols,
+      // None when undefined (ClientHandshake's default).
+      protocols: typeof protocols === 'string' ? [protocols] : protocols,
       headers: this.opts.headers,
       maxHeadBytes: this.opts.maxHeadBytes,
     });
@@ -167,41 +168,39 @@ export class Connection {
    * link is presumed dead.
    */
   abort(id: string, detail?: { [key: string]: unknown }): void {
-    this.fail(id, detail);
+    // Also how the connection fails itself before the protocol exists (a 1006 locally).
+    this.finish(causeOfError(id), new PicowsError(id, detail));
   }
 
   // ---- connection steps ----
 
   private startConnect(): void {
     if (this.readyState !== CONNECTING) return;
-    const gen = this.generation;
-    const handler: TransportHandler = {
-      onOpen: () => gen === this.generation && this.onTcpOpen(),
-      onData: (chunk) => gen === this.generation && this.onTcpData(chunk),
-      onClose: () => gen === this.generation && this.onTcpClose(),
-      onError: (err) => gen === this.generation && this.onTcpError(err),
-    };
-    this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.fail('CONNECT_TIMEOUT'));
+    this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.abort('CONNECT_TIMEOUT'));
     try {
       this.transport = this.rt.transport();
-      this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, handler);
+      this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, this);
     } catch (e) {
-      this.fail('CONNECT_FAILED', { message: e instanceof Error ? e.message : String(e) });
+      this.abort('CONNECT_FAILED', { message: e instanceof Error ? e.message : String(e) });
     }
   }
 
-  private onTcpOpen(): void {
+  // ---- the transport's events (TransportHandler) ----
+
+  /** A dropped transport's open finds the state past CONNECTING. */
+  onOpen(): void {
     if (this.readyState !== CONNECTING || !this.handshake) return;
     this.tcpUp = true;
-    this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.fail('HANDSHAKE_TIMEOUT'));
+    this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.abort('HANDSHAKE_TIMEOUT'));
     this.requestAt = this.rt.clock.now();
     this.writing = latin1Bytes(this.handshake.request());
     this.writtenOfCurrent = 0;
     this.pump();
   }
 
-  private onTcpData(chunk: Uint8Array): void {
-    this.on.activity();
+  onData(chunk: Uint8Array): void {
+    if (!this.transport) return;
+    this.report(this.on.activity);
     if (this.proto) {
       this.proto.receiveData(chunk);
       this.afterProtocol();
@@ -212,13 +211,15 @@ export class Connection {
     const end = hs.receive(chunk);
     if (end < 0) return;
     this.handshake = null;
-    if (hs.error || !hs.result) {
-      this.failWith(hs.error);
+    if (!hs.result) {
+      // Every handshake failure is a PicowsError in hs.error (never a 1015: TLS_UNAVAILABLE comes from the URL): 1006 locally.
+      const e = hs.error as PicowsError;
+      this.finish(causeOfError(e.id), e);
       return;
     }
     this.protocol = hs.result.protocol;
     this.handshakeRtt = this.rt.clock.now() - this.requestAt;
-    this.proto = new Protocol(this.sink, {
+    this.proto = new Protocol(this, {
       core: this.rt.core,
       random32: this.rt.random32,
       encodeText: this.rt.encodeText,
@@ -230,7 +231,7 @@ export class Connection {
     });
     this.disarm();
     this.readyState = OPEN;
-    this.on.open();
+    this.report(this.on.open);
     // Servers may send frames in the same segment as the 101 response (read them even
     // if an open handler already called close(): the server's Close may be among them).
     if (end < chunk.length && this.proto && this.readyState !== CLOSED) {
@@ -239,27 +240,28 @@ export class Connection {
     }
   }
 
-  private onTcpClose(): void {
+  onClose(): void {
+    // Also once CLOSED: the transport is dropped then.
+    if (!this.transport) return;
     this.tcpUp = false;
-    if (this.readyState === CLOSED) return;
     if (!this.proto) {
-      this.fail('CONNECTION_LOST');
+      this.abort('CONNECTION_LOST');
       return;
     }
     this.proto.receiveEof();
     this.reportFromProtocol();
   }
 
-  private onTcpError(err: Error): void {
+  onError(err: Error): void {
     // Node follows an error with close; Kaluma may not. Either way the connection is over.
-    if (this.readyState === CLOSED) return;
+    if (!this.transport) return;
     const p = this.proto;
-    if (p && (p.failure || (p.state === CLOSED && p.wasClean))) {
+    if (p && (p.failure || p.wasClean)) {
       // The outcome was settled before (Closes exchanged, or our protocol error): a reset now is not the news.
       this.reportFromProtocol();
       return;
     }
-    this.fail(this.proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
+    this.abort(this.proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
   }
 
   /** After the protocol consumed bytes: write what it queued, and end TCP when it says so. */
@@ -269,8 +271,6 @@ export class Connection {
     this.pump();
     if (p.closeExpected() && !this.settling) {
       this.settling = true;
-      if (p.failure) this.closeCause = 'protocol-error';
-      else if (!this.closeCause) this.closeCause = 'peer-closed';
       if (this.readyState === OPEN) this.readyState = CLOSING;
       // RFC 6455 7.1.1: the server should close TCP first; give it closeTimeout (once: bytes
       // that keep arriving are ignored and must not extend it), then end it ourselves.
@@ -286,7 +286,7 @@ export class Connection {
       this.reportFromProtocol();
       return;
     }
-    this.fail('CLOSE_TIMEOUT');
+    this.abort('CLOSE_TIMEOUT');
   }
 
   /** Reports the close the protocol arrived at (wire code, reason, cleanliness). */
@@ -294,37 +294,23 @@ export class Connection {
     const p = this.proto;
     if (!p) return;
     const err = p.failure;
-    let cause: CloseCause = this.closeCause || 'peer-closed';
-    if (err && err.id === 'CONNECTION_LOST') cause = 'transport-error';
-    else if (err) cause = causeOfError(err.id);
-    this.finish(cause, err, p.closeCode, p.closeReason, p.wasClean && !err);
-  }
-
-  private failWith(e: unknown): void {
-    if (e instanceof PicowsError) this.finish(causeOfError(e.id), e, e.closeCode === 1015 ? 1015 : 1006);
-    else this.fail('INTERNAL_ERROR', { message: e instanceof Error ? e.message : String(e) });
-  }
-
-  /** Fails a connection that has no protocol yet, or abandons one: 1006 locally. */
-  private fail(id: string, detail?: { [key: string]: unknown }): void {
-    if (this.readyState !== CLOSED) this.finish(causeOfError(id), new PicowsError(id, detail));
+    // wasClean: the Closes were exchanged, which no failure follows.
+    this.finish(err ? causeOfError(err.id) : this.closeCause || 'peer-closed', err, p.closeCode, p.closeReason, p.wasClean);
   }
 
   /** The one way out: drop the transport, report error (if any) then close, exactly once. A failure ends 1006, unclean. */
   private finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
-    if (this.closedReported) return;
-    this.closedReported = true;
+    if (this.readyState === CLOSED) return;
     this.disarm();
     this.dropTransport();
     this.readyState = CLOSED;
     this.handshake = null;
     // Frees the validator (a WebAssembly state slot) and the reassembly buffer.
     if (this.proto) this.proto.dispose();
-    this.on.closed({ type: 'close', code, reason, wasClean, cause, error: err });
+    this.report(this.on.closed, { type: 'close', code, reason, wasClean, cause, error: err });
   }
 
   private dropTransport(): void {
-    this.generation++;
     const t = this.transport;
     this.transport = null;
     this.tcpUp = false;
@@ -403,21 +389,38 @@ export class Connection {
     }
   }
 
-  // ---- the protocol's events ----
+  // ---- the protocol's events (ProtocolSink) ----
 
-  private readonly sink: ProtocolSink = {
-    onText: (data) => {
-      if (this.readyState === OPEN) this.on.text(data);
-    },
-    onBinary: (data) => {
-      if (this.readyState === OPEN) this.on.binary(data);
-    },
-    onPing: () => undefined,
-    onPong: (payload) => this.on.pong(payload),
-    onCloseFrame: () => {
-      if (!this.closeCause) this.closeCause = 'peer-closed';
-    },
-  };
+  onText(data: string): void {
+    if (this.readyState === OPEN) this.report(this.on.text, data);
+  }
+
+  onBinary(data: Uint8Array): void {
+    if (this.readyState === OPEN) this.report(this.on.binary, data);
+  }
+
+  /** The protocol answers pings itself. */
+  onPing(): void {}
+
+  onPong(payload: Uint8Array): void {
+    this.report(this.on.pong, payload);
+  }
+
+  /** The outcome comes from the protocol (reportFromProtocol): a peer's Close after our close() is still 'local-close'. */
+  onCloseFrame(): void {}
+
+  /**
+   * Calls back the handler, guarded: a callback that throws is reported (listenerThrew)
+   * and the connection goes on (see ConnectionHandler). A method, not wrapped
+   * callbacks: no closures per connection.
+   */
+  private report<A>(fn: (a: A) => void, a?: A): void {
+    try {
+      fn.call(this.on, a as A);
+    } catch (e) {
+      listenerThrew(e);
+    }
+  }
 
   // ---- deadlines ----
 
@@ -435,16 +438,4 @@ export class Connection {
       this.timer = undefined;
     }
   }
-}
-
-/** `h` with every callback guarded (see ConnectionHandler): six closures per connection, none per message. */
-function guarded(h: ConnectionHandler): ConnectionHandler {
-  const call = <A>(fn: (a: A) => void) => (a?: A): void => {
-    try {
-      fn.call(h, a as A);
-    } catch (e) {
-      listenerThrew(e);
-    }
-  };
-  return { open: call(h.open), text: call(h.text), binary: call(h.binary), pong: call(h.pong), activity: call(h.activity), closed: call(h.closed) };
 }
