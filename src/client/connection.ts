@@ -12,13 +12,13 @@
  * the handler's `activity` and `pong`, and `abort()`.
  */
 import { PicowsError } from '../errors';
-import { ClientHandshake } from '../handshake/client-handshake';
+import { ClientHandshake, latin1Bytes } from '../handshake/client-handshake';
 import { parseWsUrl, type WsUrl } from '../handshake/url';
 import { closeReasonBytes } from '../protocol/close-payload';
 import { CLOSED, CLOSING, CONNECTING, OPEN, Protocol, type ProtocolSink } from '../protocol/protocol';
 import { causeOfError, type CloseCause } from './close-cause';
 import { listenerThrew, type CloseEvent } from './events';
-import { latin1Bytes, randomBytes, type Runtime } from './runtime';
+import { randomBytes, type Runtime } from './runtime';
 import type { Transport, TransportHandler } from './transport';
 import { orDefault } from '../or-default';
 

@@ -34,11 +34,15 @@ const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** base64(SHA-1(key + GUID)), the Sec-WebSocket-Accept a server must send for `key` (RFC 6455 4.2.2). */
 export function acceptKey(key: string): string {
-  const text = key + ACCEPT_GUID;
-  const bytes = new Uint8Array(text.length);
   // The key is base64, so every unit is ASCII: one byte each.
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return base64Encode(sha1(bytes));
+  return base64Encode(sha1(latin1Bytes(key + ACCEPT_GUID)));
+}
+
+/** ASCII/latin1 string to bytes, one byte per char (HTTP heads are ASCII). */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); // a Uint8Array store keeps the low 8 bits
+  return out;
 }
 
 export interface ClientHandshakeOptions {
