@@ -1,7 +1,8 @@
 /**
- * Connection and a transport it has dropped: the dropped transport's late callbacks
+ * Connection and its transport, driven by hand: the dropped transport's late callbacks
  * (Kaluma reuses socket numbers, and a runtime may still deliver after destroy())
- * change nothing, not even liveness' activity.
+ * change nothing, not even liveness' activity; after a protocol error TCP is ended as
+ * soon as our Close is written.
  */
 import { describe, expect, it } from 'vitest';
 import { nodeCore } from '../board/node/core';
@@ -10,11 +11,13 @@ import { Connection } from '../src/client/connection';
 import type { CloseEvent } from '../src/client/events';
 import type { Runtime } from '../src/client/runtime';
 import type { Transport, TransportHandler } from '../src/client/transport';
+import { acceptKey } from '../src/handshake/client-handshake';
 
-function setup() {
+function setup(maxWrite = 1e9) {
   const clock = new VirtualClock();
   const handlers: TransportHandler[] = [];
   const log: string[] = [];
+  const wire: number[] = [];
   const rt: Runtime = {
     core: nodeCore('js'),
     clock,
@@ -23,11 +26,15 @@ function setup() {
     decodeText: (b, s, e) => new TextDecoder().decode(b.subarray(s, e)),
     tls: false,
     transport: (): Transport => ({
-      maxWrite: 1e9,
+      maxWrite,
       connect: (_target, handler) => {
         handlers.push(handler);
       },
-      write: () => log.push('write'),
+      write: (b) => {
+        expect(b.length).toBeLessThanOrEqual(maxWrite);
+        wire.push(...b);
+        log.push('write');
+      },
       end: () => log.push('end'),
       destroy: () => log.push('destroy'),
     }),
@@ -43,7 +50,7 @@ function setup() {
   });
   clock.advance(0); // connects
   expect(handlers.length).toBe(1);
-  return { clock, conn, handler: handlers[0], log, closes };
+  return { clock, conn, handler: handlers[0], log, wire, closes };
 }
 
 describe('a dropped transport', () => {
@@ -76,5 +83,34 @@ describe('a dropped transport', () => {
     clock.advance(60000);
     expect(log).toEqual(['write', 'destroy']);
     expect(closes.length).toBe(1);
+  });
+});
+
+describe('a protocol error', () => {
+  it.each([1e9, 512, 7])('our Close is written, then we end TCP at once (maxWrite %d)', (maxWrite) => {
+    const { clock, handler, log, wire, closes } = setup(maxWrite);
+    handler.onOpen();
+    for (let i = 0; i < 50; i++) clock.advance(0); // the paced turns of the request
+    const key = /Sec-WebSocket-Key: (\S+)/.exec(String.fromCharCode(...wire));
+    expect(key).not.toBeNull();
+    const head = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acceptKey((key as RegExpExecArray)[1]) + '\r\n\r\n';
+    handler.onData(new TextEncoder().encode(head));
+    log.length = 0;
+    wire.length = 0;
+    handler.onData(Uint8Array.of(0x83, 0)); // a reserved opcode: 1002
+    let turns = 0;
+    while (!log.includes('end') && turns < 10) {
+      clock.advance(0);
+      turns++;
+    }
+    // The Close: 2 + 4 bytes of header, the code, 'RESERVED_OPCODE' as the reason; then end().
+    const closeFrame = 6 + 2 + 'RESERVED_OPCODE'.length;
+    expect(wire.length).toBe(closeFrame);
+    expect(wire[0]).toBe(0x88);
+    expect(log.filter((l) => l !== 'write')).toEqual(['activity', 'end']);
+    expect(turns).toBe(maxWrite < closeFrame ? 1 : 0); // advance(0) runs the chained turns
+    expect(closes).toEqual([]);
+    handler.onClose();
+    expect(closes.map((c) => [c.code, c.cause, c.error && c.error.id])).toEqual([[1002, 'protocol-error', 'RESERVED_OPCODE']]);
   });
 });
