@@ -85,7 +85,6 @@ export class Connection implements ProtocolSink, TransportHandler {
   private writtenOfCurrent = 0;
   /** Set once TCP is up and until it is gone. */
   private tcpUp = false;
-  private ended = false;
   /** The protocol's outcome is known and the final closeTimeout is armed. */
   private settling = false;
   /** 'local-close' once close() started the closing handshake; else the peer closed first. */
@@ -275,7 +274,11 @@ export class Connection implements ProtocolSink, TransportHandler {
       // RFC 6455 7.1.1: the server should close TCP first; give it closeTimeout (once: bytes
       // that keep arriving are ignored and must not extend it), then end it ourselves.
       this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.reportFromProtocol());
-      if (p.failure) this.endWhenFlushed();
+      if (p.failure) {
+        // Our failure: we end TCP, once our Close (if any) is written (pump).
+        this.endPending = true;
+        this.pump();
+      }
     }
   }
 
@@ -330,9 +333,16 @@ export class Connection implements ProtocolSink, TransportHandler {
   private pump(): void {
     const t = this.transport;
     if (t && this.tcpUp && this.hasPending()) this.writeTurn(t);
+    // Ends our side of TCP once everything queued (the Close frame) has been written; once.
     if (this.endPending && !this.hasPending()) {
       this.endPending = false;
-      this.endNow();
+      if (this.transport) {
+        try {
+          this.transport.end();
+        } catch (e) {
+          // Ending a socket that is already gone is not a new failure.
+        }
+      }
     }
   }
 
@@ -367,26 +377,11 @@ export class Connection implements ProtocolSink, TransportHandler {
 
   /** Bytes still allowed this turn; -1 when no turn is open. */
   private turnLeft = -1;
+  /** Set once, when the protocol failed: end TCP when nothing is left to write. */
   private endPending = false;
 
   private hasPending(): boolean {
     return !!this.writing || (!!this.proto && this.proto.bufferedAmount > 0);
-  }
-
-  /** Ends our side of TCP once everything queued (the Close frame) has been written. */
-  private endWhenFlushed(): void {
-    if (this.hasPending()) this.endPending = true;
-    else this.endNow();
-  }
-
-  private endNow(): void {
-    if (this.ended || !this.transport) return;
-    this.ended = true;
-    try {
-      this.transport.end();
-    } catch (e) {
-      // Ending a socket that is already gone is not a new failure.
-    }
   }
 
   // ---- the protocol's events (ProtocolSink) ----
