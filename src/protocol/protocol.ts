@@ -285,15 +285,15 @@ export class Protocol {
   sendText(s: string): void {
     this.requireOpen();
     // UTF-8 never has fewer bytes than UTF-16 units: refuse before allocating the encoding.
-    if (s.length > this.messageLimit) this.tooBig(s.length, this.messageLimit);
+    this.checkSize(s.length);
     const bytes = this.encodeText(s);
-    if (bytes.length > this.messageLimit) this.tooBig(bytes.length, this.messageLimit);
+    this.checkSize(bytes.length);
     this.queueMessage(OP_TEXT, bytes, true);
   }
 
   sendBinary(b: Uint8Array): void {
     this.requireOpen();
-    if (b.length > this.messageLimit) this.tooBig(b.length, this.messageLimit);
+    this.checkSize(b.length);
     this.queueMessage(OP_BINARY, b, false);
   }
 
@@ -364,8 +364,9 @@ export class Protocol {
     if (this.state !== OPEN) throw new PicowsError('NOT_OPEN', { state: this.state }, PICOWS_DEVICE ? undefined : 'the connection is not open (state ' + this.state + ')');
   }
 
-  private tooBig(size: number, limit: number): never {
-    throw new PicowsError('SEND_TOO_BIG', { size, limit });
+  /** SEND_TOO_BIG over `limit`, by default maxMessage. */
+  private checkSize(size: number, limit = this.messageLimit, message?: string): void {
+    if (size > limit) throw new PicowsError('SEND_TOO_BIG', { size, limit }, message);
   }
 
   private queueMessage(opcode: number, bytes: Uint8Array, owned: boolean): void {
@@ -383,7 +384,7 @@ export class Protocol {
 
   private sendControl(opcode: number, payload: Uint8Array | undefined): void {
     const bytes = payload || EMPTY;
-    if (bytes.length > MAX_CONTROL_PAYLOAD) throw new PicowsError('SEND_TOO_BIG', { size: bytes.length, limit: MAX_CONTROL_PAYLOAD }, PICOWS_DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
+    this.checkSize(bytes.length, MAX_CONTROL_PAYLOAD, PICOWS_DEVICE ? undefined : 'a ping or pong carries at most 125 bytes (RFC 6455 5.5)');
     // Control frames go ahead of queued data, after those queued before them.
     if (this.state === OPEN) this.queueFrame(opcode, bytes, this.controls++);
   }
