@@ -214,8 +214,9 @@ export class ClientHandshake {
       const b = chunk[i];
       if (n === head.length) return this.fail(new PicowsError('HANDSHAKE_TOO_LARGE', { limit: n }), i + 1);
       head[n++] = b;
+      // state & 1: the byte before was a CR. Strict CRLF: a LF needs it, anything else must not follow it.
+      if ((b === LF) !== ((state & 1) === 1)) return this.fail(badResponse({ offset: n - 1, reason: b === LF ? 'LF without CR' : 'CR not followed by LF' }), i + 1);
       if (b === LF) {
-        if (!(state & 1)) return this.fail(badResponse({ offset: n - 1, reason: 'LF without CR' }), i + 1);
         if (state === 3) {
           try {
             this.result = this.verify(n);
@@ -227,8 +228,6 @@ export class ClientHandshake {
           return i + 1;
         }
         state = 2;
-      } else if (state & 1) {
-        return this.fail(badResponse({ offset: n - 1, reason: 'CR not followed by LF' }), i + 1);
       } else {
         state = b === CR ? state + 1 : 0;
       }
@@ -263,33 +262,32 @@ export class ClientHandshake {
       const line = latin1(head, lineStart, i);
       const first = lineStart === 0;
       lineStart = i + 2;
-      if (!RECEIVED_LINE.test(line)) {
-        if (first) throw badResponse({ line });
-        if (badLine === null) badLine = line;
-      } else if (first) {
-        status = /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line);
+      let ok = RECEIVED_LINE.test(line);
+      if (first) {
+        status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
         if (!status) throw badResponse({ line });
-      } else if (line.charAt(0) === ' ' || line.charAt(0) === '\t') {
+      } else if (ok && (line.charAt(0) === ' ' || line.charAt(0) === '\t')) {
         // obs-fold: a user agent must replace it with SP (RFC 7230 3.2.4).
-        if (last) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
-        else if (badLine === null) badLine = line;
-      } else {
+        ok = last !== '';
+        if (ok) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
+      } else if (ok) {
         const colon = line.indexOf(':');
         // No whitespace between name and colon (RFC 7230 3.2.4): the token test rejects it.
         const name = line.slice(0, colon < 0 ? 0 : colon).toLowerCase();
-        if (TOKEN.test(name)) {
+        ok = TOKEN.test(name);
+        if (ok) {
           const value = trimOws(line.slice(colon + 1));
           headers[name] = name in headers ? headers[name] + ', ' + value : value;
           last = name;
-        } else if (badLine === null) {
-          badLine = line;
         }
       }
+      // A bad header line is reported after the status: it does not hide a 401.
+      if (!ok && badLine === null) badLine = line;
     }
 
-    if (!status) throw badResponse({ line: '' }); // unreachable: the head has a first line; narrows the type
-    const code = +status[1];
-    const reason = status[2] || '';
+    // The head has a first line (it ends with CR LF CR LF), so the loop set status or threw.
+    const code = +(status as RegExpExecArray)[1];
+    const reason = (status as RegExpExecArray)[2] || '';
     if (code !== 101) {
       // 401/403/503... are reported with their status, never as a bare 1006.
       throw new PicowsError(
