@@ -83,8 +83,6 @@ export class Connection implements ProtocolSink, TransportHandler {
   /** The frame being written and how far; the transport takes maxWrite bytes a turn. */
   private writing: Uint8Array | null = null;
   private writtenOfCurrent = 0;
-  /** Set once TCP is up and until it is gone. */
-  private tcpUp = false;
   /** The protocol's outcome is known and the final closeTimeout is armed. */
   private settling = false;
   /** 'local-close' once close() started the closing handshake; else the peer closed first. */
@@ -189,7 +187,6 @@ export class Connection implements ProtocolSink, TransportHandler {
   /** A dropped transport's open finds the state past CONNECTING. */
   onOpen(): void {
     if (this.readyState !== CONNECTING || !this.handshake) return;
-    this.tcpUp = true;
     this.arm(orDefault(this.opts.handshakeTimeout, 10000), () => this.abort('HANDSHAKE_TIMEOUT'));
     this.requestAt = this.rt.clock.now();
     this.writing = latin1Bytes(this.handshake.request());
@@ -242,7 +239,6 @@ export class Connection implements ProtocolSink, TransportHandler {
   onClose(): void {
     // Also once CLOSED: the transport is dropped then.
     if (!this.transport) return;
-    this.tcpUp = false;
     if (!this.proto) {
       this.abort('CONNECTION_LOST');
       return;
@@ -316,7 +312,6 @@ export class Connection implements ProtocolSink, TransportHandler {
   private dropTransport(): void {
     const t = this.transport;
     this.transport = null;
-    this.tcpUp = false;
     this.writing = null;
     if (t) {
       try {
@@ -332,7 +327,9 @@ export class Connection implements ProtocolSink, TransportHandler {
   /** Writes up to maxWrite bytes this turn and schedules the rest for the next turns. */
   private pump(): void {
     const t = this.transport;
-    if (t && this.tcpUp && this.hasPending()) this.writeTurn(t);
+    // No 'TCP is up' flag: nothing is pending before onOpen queues the request, and the
+    // transport is dropped once TCP is gone.
+    if (t && this.hasPending()) this.writeTurn(t);
     // Ends our side of TCP once everything queued (the Close frame) has been written; once.
     if (this.endPending && !this.hasPending()) {
       this.endPending = false;
