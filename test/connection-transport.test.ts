@@ -86,17 +86,24 @@ describe('a dropped transport', () => {
   });
 });
 
+/** Opens a connection by hand: the request written, the matching 101 read. */
+function open(maxWrite = 1e9) {
+  const c = setup(maxWrite);
+  c.handler.onOpen();
+  for (let i = 0; i < 50; i++) c.clock.advance(0); // the paced turns of the request
+  const key = /Sec-WebSocket-Key: (\S+)/.exec(String.fromCharCode(...c.wire));
+  expect(key).not.toBeNull();
+  const head = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acceptKey((key as RegExpExecArray)[1]) + '\r\n\r\n';
+  c.handler.onData(new TextEncoder().encode(head));
+  expect(c.conn.readyState).toBe(1);
+  c.log.length = 0;
+  c.wire.length = 0;
+  return c;
+}
+
 describe('a protocol error', () => {
   it.each([1e9, 512, 7])('our Close is written, then we end TCP at once (maxWrite %d)', (maxWrite) => {
-    const { clock, handler, log, wire, closes } = setup(maxWrite);
-    handler.onOpen();
-    for (let i = 0; i < 50; i++) clock.advance(0); // the paced turns of the request
-    const key = /Sec-WebSocket-Key: (\S+)/.exec(String.fromCharCode(...wire));
-    expect(key).not.toBeNull();
-    const head = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acceptKey((key as RegExpExecArray)[1]) + '\r\n\r\n';
-    handler.onData(new TextEncoder().encode(head));
-    log.length = 0;
-    wire.length = 0;
+    const { clock, handler, log, wire, closes } = open(maxWrite);
     handler.onData(Uint8Array.of(0x83, 0)); // a reserved opcode: 1002
     let turns = 0;
     while (!log.includes('end') && turns < 10) {
@@ -112,5 +119,37 @@ describe('a protocol error', () => {
     expect(closes).toEqual([]);
     handler.onClose();
     expect(closes.map((c) => [c.code, c.cause, c.error && c.error.id])).toEqual([[1002, 'protocol-error', 'RESERVED_OPCODE']]);
+  });
+});
+
+describe('closeTimeout after close()', () => {
+  it('no answer: CLOSE_TIMEOUT, 1006', () => {
+    const { clock, conn, closes } = open();
+    conn.close(1000);
+    clock.advance(1999);
+    expect(closes).toEqual([]);
+    clock.advance(1);
+    expect(closes.map((c) => [c.code, c.cause, c.wasClean, c.error && c.error.id])).toEqual([[1006, 'close-timeout', false, 'CLOSE_TIMEOUT']]);
+  });
+
+  it('the peer answers but keeps TCP open: a clean local close once closeTimeout runs out again', () => {
+    const { clock, conn, handler, log, closes } = open();
+    conn.close(4000, 'bye');
+    clock.advance(1500);
+    handler.onData(Uint8Array.of(0x88, 2, 0x0f, 0xa0));
+    clock.advance(1999);
+    expect(closes).toEqual([]);
+    clock.advance(1);
+    expect(closes.map((c) => [c.code, c.reason, c.cause, c.wasClean, c.error])).toEqual([[4000, '', 'local-close', true, null]]);
+    expect(log.filter((l) => l !== 'write')).toEqual(['activity', 'destroy']);
+  });
+
+  it('the peer closes first, then close() does nothing: peer-closed', () => {
+    const { clock, conn, handler, closes } = open();
+    handler.onData(Uint8Array.of(0x88, 2, 0x03, 0xe9));
+    conn.close(1000);
+    handler.onClose();
+    clock.advance(5000);
+    expect(closes.map((c) => [c.code, c.cause, c.wasClean])).toEqual([[1001, 'peer-closed', true]]);
   });
 });
