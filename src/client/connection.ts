@@ -156,7 +156,8 @@ export class Connection implements ProtocolSink, TransportHandler {
     this.readyState = CLOSING;
     this.proto.sendClose(code, reason);
     this.pump();
-    this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.onCloseTimeout());
+    // The peer's Close re-arms it (afterProtocol), so running out means it never came.
+    this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.abort('CLOSE_TIMEOUT'));
   }
 
   /**
@@ -202,8 +203,9 @@ export class Connection implements ProtocolSink, TransportHandler {
       this.afterProtocol();
       return;
     }
+    // With a transport and no protocol, the state is CONNECTING.
     const hs = this.handshake;
-    if (!hs || this.readyState !== CONNECTING) return;
+    if (!hs) return;
     const end = hs.receive(chunk);
     if (end < 0) return;
     this.handshake = null;
@@ -276,16 +278,6 @@ export class Connection implements ProtocolSink, TransportHandler {
         this.pump();
       }
     }
-  }
-
-  /** The peer never answered our Close (or never ended TCP after the exchange). */
-  private onCloseTimeout(): void {
-    const p = this.proto;
-    if (p && p.state === CLOSED) {
-      this.reportFromProtocol();
-      return;
-    }
-    this.abort('CLOSE_TIMEOUT');
   }
 
   /** Reports the close the protocol arrived at (wire code, reason, cleanliness). */
