@@ -110,8 +110,8 @@ export class Protocol {
   /** Reassembly of messages that span records; grown on demand up to maxMessage. */
   private messageBuffer = EMPTY;
   private messageLength = 0;
-  /** A control frame's payload when it spans records (RFC 6455 5.5: at most 125 bytes). */
-  private readonly controlBuffer = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  /** A control frame's payload when it spans records (RFC 6455 5.5: at most 125 bytes); made when first needed. */
+  private controlBuffer = EMPTY;
   private controlLength = 0;
 
   // Outgoing, one queue in the order written: control frames first (the first `controls`
@@ -188,7 +188,10 @@ export class Protocol {
       let end = start + length;
       if ((flags & (FLAG_FIRST | FLAG_LAST)) !== (FLAG_FIRST | FLAG_LAST)) {
         // The control frame spans chunks: gather it (control frames never interleave with each other).
-        if (flags & FLAG_FIRST) this.controlLength = 0;
+        if (flags & FLAG_FIRST) {
+          this.controlLength = 0;
+          if (this.controlBuffer === EMPTY) this.controlBuffer = new Uint8Array(MAX_CONTROL_PAYLOAD);
+        }
         copyInto(this.controlBuffer, this.controlLength, chunk, start, end);
         this.controlLength += length;
         if (!(flags & FLAG_LAST)) return;
