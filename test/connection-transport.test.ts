@@ -7,13 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { nodeCore } from '../board/node/core';
 import { VirtualClock } from '../src/client/clock';
-import { Connection } from '../src/client/connection';
+import { Connection, type ConnectionOptions } from '../src/client/connection';
+import { CFG_ACCEPT_NON_MINIMAL } from '../src/core/types';
 import type { CloseEvent } from '../src/client/events';
 import type { Runtime } from '../src/client/runtime';
 import type { Transport, TransportHandler } from '../src/client/transport';
 import { acceptKey } from '../src/handshake/client-handshake';
 
-function setup(maxWrite = 1e9) {
+function setup(maxWrite = 1e9, options: ConnectionOptions = {}) {
   const clock = new VirtualClock();
   const handlers: TransportHandler[] = [];
   const log: string[] = [];
@@ -40,7 +41,7 @@ function setup(maxWrite = 1e9) {
     }),
   };
   const closes: CloseEvent[] = [];
-  const conn = new Connection('ws://example.test/', rt, {}, {
+  const conn = new Connection('ws://example.test/', rt, options, {
     open: () => log.push('open'),
     text: () => log.push('text'),
     binary: () => log.push('binary'),
@@ -87,8 +88,8 @@ describe('a dropped transport', () => {
 });
 
 /** Opens a connection by hand: the request written, the matching 101 read. */
-function open(maxWrite = 1e9) {
-  const c = setup(maxWrite);
+function open(maxWrite = 1e9, options: ConnectionOptions = {}) {
+  const c = setup(maxWrite, options);
   c.handler.onOpen();
   for (let i = 0; i < 50; i++) c.clock.advance(0); // the paced turns of the request
   const key = /Sec-WebSocket-Key: (\S+)/.exec(String.fromCharCode(...c.wire));
@@ -151,5 +152,26 @@ describe('closeTimeout after close()', () => {
     handler.onClose();
     clock.advance(5000);
     expect(closes.map((c) => [c.code, c.cause, c.wasClean])).toEqual([[1001, 'peer-closed', true]]);
+  });
+});
+
+describe('the protocol options', () => {
+  it('maxMessage, fragmentSize and validatorFlags reach the protocol', () => {
+    const { conn, handler, wire, log, closes } = open(1e9, { maxMessage: 10, fragmentSize: 4, validatorFlags: CFG_ACCEPT_NON_MINIMAL });
+    conn.send(new Uint8Array(10));
+    expect(wire.length).toBe(3 * 6 + 10); // 4 + 4 + 2 bytes, 6 bytes of header each
+    expect(() => conn.send(new Uint8Array(11))).toThrow(expect.objectContaining({ id: 'SEND_TOO_BIG' }));
+    handler.onData(Uint8Array.of(0x82, 126, 0, 3, 1, 2, 3)); // a non-minimal length: accepted
+    expect(log).toEqual(['write', 'write', 'write', 'activity', 'binary']);
+    handler.onData(Uint8Array.of(0x82, 11)); // over maxMessage: 1009
+    handler.onClose();
+    expect(closes.map((c) => [c.code, c.error && c.error.id])).toEqual([[1009, 'MESSAGE_TOO_BIG']]);
+  });
+
+  it('without them: the defaults (a non-minimal length is a protocol error)', () => {
+    const { handler, closes } = open();
+    handler.onData(Uint8Array.of(0x82, 126, 0, 3, 1, 2, 3));
+    handler.onClose();
+    expect(closes.map((c) => [c.code, c.error && c.error.id])).toEqual([[1002, 'NON_MINIMAL_LENGTH']]);
   });
 });
