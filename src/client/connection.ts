@@ -217,16 +217,7 @@ export class Connection implements ProtocolSink, TransportHandler {
     }
     this.protocol = hs.result.protocol;
     this.handshakeRtt = this.rt.clock.now() - this.requestAt;
-    this.proto = new Protocol(this, {
-      core: this.rt.core,
-      random32: this.rt.random32,
-      encodeText: this.rt.encodeText,
-      allocBytes: this.rt.allocBytes,
-      decodeText: this.rt.decodeText,
-      maxMessage: this.opts.maxMessage,
-      fragmentSize: this.opts.fragmentSize,
-      validatorFlags: this.opts.validatorFlags,
-    });
+    this.proto = new Protocol(this, this.rt, this.opts);
     this.disarm();
     this.readyState = OPEN;
     this.report(this.on.open);

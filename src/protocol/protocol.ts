@@ -124,7 +124,11 @@ export class Protocol {
   /** How much of the first data message has been framed already. */
   private dataSent = 0;
 
-  constructor(sink: ProtocolSink, opts: ProtocolOptions) {
+  /**
+   * maxMessage, fragmentSize and validatorFlags are read from `limits`, by default
+   * `opts`: a Connection passes its Runtime and its ConnectionOptions as they are.
+   */
+  constructor(sink: ProtocolSink, opts: ProtocolOptions, limits: Partial<ProtocolOptions> = opts) {
     this.sink = sink;
     this.core = opts.core;
     this.random32 = opts.random32;
@@ -132,9 +136,9 @@ export class Protocol {
     this.alloc = opts.allocBytes;
     this.decodeText = opts.decodeText;
     // 0 is a valid maximum (only empty messages), not "the default".
-    this.messageLimit = orDefault(opts.maxMessage, DEFAULT_MAX_MESSAGE);
-    this.fragmentLimit = opts.fragmentSize || DEFAULT_FRAGMENT_SIZE;
-    this.validator = opts.core.createValidator(this.messageLimit, opts.validatorFlags || 0);
+    this.messageLimit = orDefault(limits.maxMessage, DEFAULT_MAX_MESSAGE);
+    this.fragmentLimit = limits.fragmentSize || DEFAULT_FRAGMENT_SIZE;
+    this.validator = opts.core.createValidator(this.messageLimit, limits.validatorFlags || 0);
   }
 
   /** True once the I/O layer should end TCP, after writing what nextOutgoing() still gives. */
