@@ -293,14 +293,11 @@ export class Protocol {
     this.requireOpen();
     // UTF-8 never has fewer bytes than UTF-16 units: refuse before allocating the encoding.
     this.checkSize(s.length);
-    const bytes = this.encodeText(s);
-    this.checkSize(bytes.length);
-    this.queueMessage(OP_TEXT, bytes, true);
+    this.queueMessage(OP_TEXT, this.encodeText(s), true);
   }
 
   sendBinary(b: Uint8Array): void {
     this.requireOpen();
-    this.checkSize(b.length);
     this.queueMessage(OP_BINARY, b, false);
   }
 
@@ -376,8 +373,10 @@ export class Protocol {
     if (size > limit) throw new PicowsError('SEND_TOO_BIG', { size, limit }, message);
   }
 
+  /** Throws SEND_TOO_BIG over maxMessage, else queues the message. */
   private queueMessage(opcode: number, bytes: Uint8Array, owned: boolean): void {
     const length = bytes.length;
+    this.checkSize(length);
     // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
     if (length <= this.fragmentLimit) return this.queueFrame(opcode, bytes);
     // Fragmented lazily, one frame per nextOutgoing(); a caller's buffer is copied so later changes do not leak in.
