@@ -156,7 +156,7 @@ export class Connection implements ProtocolSink, TransportHandler {
     this.readyState = CLOSING;
     this.proto.sendClose(code, reason);
     this.pump();
-    // The peer's Close re-arms it (afterProtocol), so running out means it never came.
+    // The peer's Close re-arms it (receive), so running out means it never came.
     this.arm(orDefault(this.opts.closeTimeout, 2000), () => this.abort('CLOSE_TIMEOUT'));
   }
 
@@ -198,11 +198,7 @@ export class Connection implements ProtocolSink, TransportHandler {
   onData(chunk: Uint8Array): void {
     if (!this.transport) return;
     this.report(this.on.activity);
-    if (this.proto) {
-      this.proto.receiveData(chunk);
-      this.afterProtocol();
-      return;
-    }
+    if (this.proto) return this.receive(this.proto, chunk);
     // With a transport and no protocol, the state is CONNECTING.
     const hs = this.handshake;
     if (!hs) return;
@@ -217,16 +213,13 @@ export class Connection implements ProtocolSink, TransportHandler {
     }
     this.protocol = hs.result.protocol;
     this.handshakeRtt = this.rt.clock.now() - this.requestAt;
-    this.proto = new Protocol(this, this.rt, this.opts);
+    const p = (this.proto = new Protocol(this, this.rt, this.opts));
     this.disarm();
     this.readyState = OPEN;
     this.report(this.on.open);
     // Servers may send frames in the same segment as the 101 response (read them even
     // if an open handler already called close(): the server's Close may be among them).
-    if (end < chunk.length && this.proto && this.readyState !== CLOSED) {
-      this.proto.receiveData(chunk.subarray(end));
-      this.afterProtocol();
-    }
+    if (end < chunk.length && this.readyState !== CLOSED) this.receive(p, chunk.subarray(end));
   }
 
   onClose(): void {
@@ -249,13 +242,12 @@ export class Connection implements ProtocolSink, TransportHandler {
       this.reportFromProtocol();
       return;
     }
-    this.abort(this.proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
+    this.abort(p ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: err && err.message });
   }
 
-  /** After the protocol consumed bytes: write what it queued, and end TCP when it says so. */
-  private afterProtocol(): void {
-    const p = this.proto;
-    if (!p) return;
+  /** Feeds the protocol, writes what it queued, and ends TCP when it says so. */
+  private receive(p: Protocol, chunk: Uint8Array): void {
+    p.receiveData(chunk);
     this.pump();
     if (p.closeExpected() && !this.settling) {
       this.settling = true;
@@ -360,8 +352,9 @@ export class Connection implements ProtocolSink, TransportHandler {
   /** Set once, when the protocol failed: end TCP when nothing is left to write. */
   private endPending = false;
 
+  /** The handshake request (not counted in bufferedAmount) or any frame left to write. */
   private hasPending(): boolean {
-    return !!this.writing || (!!this.proto && this.proto.bufferedAmount > 0);
+    return !!this.writing || this.bufferedAmount > 0;
   }
 
   // ---- the protocol's events (ProtocolSink) ----
