@@ -177,9 +177,9 @@ export class Protocol {
   /** TCP ended (the peer closed it, or the I/O layer gave up on it). */
   receiveEof(): void {
     if (this.state === CLOSED) return;
-    this.dispose();
-    // No Close exchanged: 1006, reported locally only (RFC 6455 7.1.5, 7.4.1).
-    if (this.failure === null) this.settle(1006, '', false, new PicowsError('CONNECTION_LOST'));
+    // No Close exchanged: 1006, reported locally only (RFC 6455 7.1.5, 7.4.1), unless a
+    // failure came first (fail() keeps the first outcome). 1006 queues no Close.
+    this.fail('CONNECTION_LOST');
     this.state = CLOSED;
     this.dropOutgoing(); // CLOSED: our Close goes too
   }
@@ -263,7 +263,10 @@ export class Protocol {
       this.queueFrame(OP_CLOSE, encodeClosePayload(code, null));
     }
     this.state = CLOSED;
-    this.settle(code, reason, true, null);
+    // The outcome is set once: the fields still hold their initial values (no failure, not clean).
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.wasClean = true;
     this.sink.onCloseFrame(code, reason);
   }
 
@@ -278,13 +281,6 @@ export class Protocol {
       this.validator.dispose();
       this.validator = null;
     }
-  }
-
-  private settle(code: number, reason: string, wasClean: boolean, failure: PicowsError | null): void {
-    this.closeCode = code;
-    this.closeReason = reason;
-    this.wasClean = wasClean;
-    this.failure = failure;
   }
 
   // ---- Commands ----
@@ -338,7 +334,9 @@ export class Protocol {
       this.queueFrame(OP_CLOSE, encodeClosePayload(failure.closeCode, errorId.length <= 123 ? this.encodeText(errorId) : null));
     }
     this.state = CLOSING;
-    this.settle(failure.closeCode, '', false, failure);
+    // The outcome is set once (closeReason '' and wasClean false as initialised).
+    this.closeCode = failure.closeCode;
+    this.failure = failure;
   }
 
   /** The next frame to write, whole, or null. */
