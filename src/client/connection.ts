@@ -177,7 +177,8 @@ export class Connection implements ProtocolSink, TransportHandler {
     this.arm(orDefault(this.opts.connectTimeout, 10000), () => this.abort('CONNECT_TIMEOUT'));
     try {
       this.transport = this.rt.transport();
-      this.transport.connect({ host: this.target.host, port: this.target.port, secure: this.target.secure }, this);
+      // The parsed URL is the ConnectTarget (host, port, secure), and this the TransportHandler.
+      this.transport.connect(this.target, this);
     } catch (e) {
       this.abort('CONNECT_FAILED', { message: e instanceof Error ? e.message : String(e) });
     }
