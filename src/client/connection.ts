@@ -94,7 +94,7 @@ export class Connection implements ProtocolSink, TransportHandler {
     this.opts = options || {};
     this.on = handler;
     // Throws INVALID_URL or TLS_UNAVAILABLE now, as WHATWG's constructor throws SyntaxError.
-    this.target = parseWsUrl(url, { tls: rt.tls });
+    this.target = parseWsUrl(url, rt);
     const protocols = this.opts.protocols;
     this.handshake = new ClientHandshake({
       url: this.target,
@@ -143,17 +143,16 @@ export class Connection implements ProtocolSink, TransportHandler {
     if (code === undefined && reason) code = 1000;
     closeReasonBytes(code, reason, false, this.rt.encodeText);
     if (this.readyState >= CLOSING) return;
+    this.readyState = CLOSING;
     // Not OPEN yet (the protocol exists from the 101 on).
     if (!this.proto) {
       // WHATWG: closing a connecting socket fails the connection (1006), and the close
       // comes on a later turn, so a WHATWG handler set just after close() still sees it.
-      this.readyState = CLOSING;
       this.dropTransport();
       this.arm(0, () => this.finish('local-close', null));
       return;
     }
     this.closeCause = 'local-close';
-    this.readyState = CLOSING;
     this.proto.sendClose(code, reason);
     this.pump();
     // The peer's Close re-arms it (receive), so running out means it never came.
