@@ -47,8 +47,6 @@ export const DEFAULT_FRAGMENT_SIZE = 504;
 
 /** Largest control frame payload (RFC 6455 5.5). */
 const MAX_CONTROL_PAYLOAD = 125;
-/** dataOps entry for a message already built as its one and only frame. */
-const READY_FRAME = -1;
 const EMPTY = new Uint8Array(0);
 
 export interface ProtocolSink {
@@ -116,10 +114,9 @@ export class Protocol {
 
   // Outgoing, one queue in the order written: control frames first (the first `controls`
   // entries), then data messages in order, then our Close, always last (nothing is
-  // queued once it is: the state is no longer OPEN).
-  private readonly queue: Uint8Array[] = [];
-  /** Per queue entry: READY_FRAME for a frame already built, else the opcode of a message to fragment. */
-  private readonly ops: number[] = [];
+  // queued once it is: the state is no longer OPEN). An entry is a frame already built,
+  // or an opcode followed by the bytes of a message still to fragment.
+  private readonly queue: (Uint8Array | number)[] = [];
   private controls = 0;
   /** How much of the first data message has been framed already. */
   private dataSent = 0;
@@ -341,21 +338,22 @@ export class Protocol {
 
   /** The next frame to write, whole, or null. */
   nextOutgoing(): Uint8Array | null {
-    if (this.queue.length === 0) return null;
-    let frame = this.queue[0];
-    const opcode = this.ops[0];
-    let done = true;
-    if (opcode !== READY_FRAME) {
+    const queue = this.queue;
+    if (queue.length === 0) return null;
+    const head = queue[0];
+    let frame: Uint8Array;
+    if (typeof head === 'number') {
       // RFC 6455 5.4: the first fragment carries the opcode, the others continuation (0), the last FIN.
+      const message = queue[1] as Uint8Array;
       const start = this.dataSent;
-      const end = Math.min(start + this.fragmentLimit, frame.length);
-      done = end === frame.length;
-      this.dataSent = done ? 0 : end;
-      frame = buildMaskedFrame((done ? FIN : 0) | (start === 0 ? opcode : 0), frame, start, end, this.random32(), this.core, this.alloc);
-    }
-    if (done) {
-      this.queue.shift();
-      this.ops.shift();
+      const end = Math.min(start + this.fragmentLimit, message.length);
+      const last = end === message.length;
+      this.dataSent = last ? 0 : end;
+      frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? head : 0), message, start, end, this.random32(), this.core, this.alloc);
+      if (last) queue.splice(0, 2);
+    } else {
+      frame = head;
+      queue.shift();
       if (this.controls > 0) this.controls--;
     }
     this.bufferedAmount -= frame.length;
@@ -378,8 +376,7 @@ export class Protocol {
     // One frame: build it now, which also snapshots a caller's buffer at no extra cost.
     if (length <= this.fragmentLimit) return this.queueFrame(opcode, bytes);
     // Fragmented lazily, one frame per nextOutgoing(); a caller's buffer is copied so later changes do not leak in.
-    this.queue.push(owned ? bytes : new Uint8Array(bytes));
-    this.ops.push(opcode);
+    this.queue.push(opcode, owned ? bytes : new Uint8Array(bytes));
     const size = this.fragmentLimit;
     const whole = Math.floor(length / size);
     const rest = length - whole * size;
@@ -397,7 +394,6 @@ export class Protocol {
   private queueFrame(opcode: number, payload: Uint8Array, at = this.queue.length): void {
     const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core, this.alloc);
     this.queue.splice(at, 0, frame);
-    this.ops.splice(at, 0, READY_FRAME);
     this.bufferedAmount += frame.length;
   }
 
@@ -405,10 +401,9 @@ export class Protocol {
   private dropOutgoing(): void {
     const keep = this.state === CLOSING && this.queue.length > 0 ? 1 : 0;
     this.queue.splice(0, this.queue.length - keep);
-    this.ops.splice(0, this.ops.length - keep);
     this.controls = 0;
     this.dataSent = 0;
-    this.bufferedAmount = keep ? this.queue[0].length : 0;
+    this.bufferedAmount = keep ? (this.queue[0] as Uint8Array).length : 0;
   }
 }
 
