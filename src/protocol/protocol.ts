@@ -79,11 +79,8 @@ export interface ProtocolOptions {
 
 export class Protocol {
   private readonly sink: ProtocolSink;
-  private readonly core: Core;
-  private readonly random32: () => number;
-  private readonly encodeText: (s: string) => Uint8Array;
-  private readonly alloc: ((n: number) => Uint8Array) | undefined;
-  private readonly decodeText: (bytes: Uint8Array, start: number, end: number) => string;
+  /** The core and the runtime's functions, read where used: one field, not five per connection. */
+  private readonly opts: ProtocolOptions;
   /** Largest message, either direction (options.maxMessage). */
   private readonly messageLimit: number;
   /** Outgoing messages above this are fragmented (options.fragmentSize). */
@@ -127,11 +124,7 @@ export class Protocol {
    */
   constructor(sink: ProtocolSink, opts: ProtocolOptions, limits: Partial<ProtocolOptions> = opts) {
     this.sink = sink;
-    this.core = opts.core;
-    this.random32 = opts.random32;
-    this.encodeText = opts.encodeText;
-    this.alloc = opts.allocBytes;
-    this.decodeText = opts.decodeText;
+    this.opts = opts;
     // 0 is a valid maximum (only empty messages), not "the default".
     this.messageLimit = orDefault(limits.maxMessage, DEFAULT_MAX_MESSAGE);
     this.fragmentLimit = limits.fragmentSize || DEFAULT_FRAGMENT_SIZE;
@@ -230,7 +223,7 @@ export class Protocol {
     const opcode = this.messageOpcode;
     this.messageOpcode = 0;
     this.messageLength = 0;
-    if (opcode === OP_TEXT) this.sink.onText(this.decodeText(bytes, start, end));
+    if (opcode === OP_TEXT) this.sink.onText(this.opts.decodeText(bytes, start, end));
     else this.sink.onBinary(reused ? bytes.slice(start, end) : bytes.subarray(start, end));
   }
 
@@ -252,7 +245,7 @@ export class Protocol {
       this.fail('INVALID_CLOSE_CODE', { offset: this.received });
       return;
     }
-    const reason = end - start > 2 ? this.decodeText(bytes, start + 2, end) : '';
+    const reason = end - start > 2 ? this.opts.decodeText(bytes, start + 2, end) : '';
     this.dispose();
     if (this.state === OPEN) {
       // RFC 6455 5.5.1: answer the peer's Close, echoing its code (encodeClosePayload: an empty Close when it had none).
@@ -286,7 +279,7 @@ export class Protocol {
     this.requireOpen();
     // UTF-8 never has fewer bytes than UTF-16 units: refuse before allocating the encoding.
     this.checkSize(s.length);
-    this.queueMessage(OP_TEXT, this.encodeText(s), true);
+    this.queueMessage(OP_TEXT, this.opts.encodeText(s), true);
   }
 
   sendBinary(b: Uint8Array): void {
@@ -309,7 +302,7 @@ export class Protocol {
    * bytes. Throws INVALID_CLOSE_ARGS; does nothing once closing or closed.
    */
   sendClose(code?: number, reason?: string, anyWireCode?: boolean): void {
-    const reasonBytes = closeReasonBytes(code, reason, anyWireCode, this.encodeText);
+    const reasonBytes = closeReasonBytes(code, reason, anyWireCode, this.opts.encodeText);
     if (this.state !== OPEN) return;
     this.queueFrame(OP_CLOSE, encodeClosePayload(code, reasonBytes));
     this.state = CLOSING;
@@ -328,7 +321,7 @@ export class Protocol {
     // Still OPEN: no Close queued yet (CLOSING without a failure: sendClose queued ours).
     if (this.state === OPEN && isSendableCloseCode(failure.closeCode)) {
       // The id as the reason tells the server's logs what went wrong (ids are short ASCII).
-      this.queueFrame(OP_CLOSE, encodeClosePayload(failure.closeCode, errorId.length <= 123 ? this.encodeText(errorId) : null));
+      this.queueFrame(OP_CLOSE, encodeClosePayload(failure.closeCode, errorId.length <= 123 ? this.opts.encodeText(errorId) : null));
     }
     this.state = CLOSING;
     // The outcome is set once (closeReason '' and wasClean false as initialised).
@@ -349,7 +342,7 @@ export class Protocol {
       const end = Math.min(start + this.fragmentLimit, message.length);
       const last = end === message.length;
       this.dataSent = last ? 0 : end;
-      frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? head : 0), message, start, end, this.random32(), this.core, this.alloc);
+      frame = buildMaskedFrame((last ? FIN : 0) | (start === 0 ? head : 0), message, start, end, this.opts.random32(), this.opts.core, this.opts.allocBytes);
       if (last) queue.splice(0, 2);
     } else {
       frame = head;
@@ -392,7 +385,7 @@ export class Protocol {
 
   /** Builds one whole frame and queues it at `at`, by default last. */
   private queueFrame(opcode: number, payload: Uint8Array, at = this.queue.length): void {
-    const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.random32(), this.core, this.alloc);
+    const frame = buildMaskedFrame(FIN | opcode, payload, 0, payload.length, this.opts.random32(), this.opts.core, this.opts.allocBytes);
     this.queue.splice(at, 0, frame);
     this.bufferedAmount += frame.length;
   }
