@@ -85,8 +85,8 @@ export class Connection implements ProtocolSink, TransportHandler {
   private writtenOfCurrent = 0;
   /** The protocol's outcome is known and the final closeTimeout is armed. */
   private settling = false;
-  /** 'local-close' once close() started the closing handshake; else the peer closed first. */
-  private closeCause: CloseCause | null = null;
+  /** The cause when the protocol ends without a failure: the peer closed first, unless close() started the closing handshake. */
+  private closeCause: CloseCause = 'peer-closed';
   private requestAt = 0;
 
   constructor(url: string, rt: Runtime, options: ConnectionOptions | undefined, handler: ConnectionHandler) {
@@ -269,7 +269,7 @@ export class Connection implements ProtocolSink, TransportHandler {
     if (!p) return;
     const err = p.failure;
     // wasClean: the Closes were exchanged, which no failure follows.
-    this.finish(err ? causeOfError(err.id) : this.closeCause || 'peer-closed', err, p.closeCode, p.closeReason, p.wasClean);
+    this.finish(err ? causeOfError(err.id) : this.closeCause, err, p.closeCode, p.closeReason, p.wasClean);
   }
 
   /** The one way out: drop the transport, report error (if any) then close, exactly once. A failure ends 1006, unclean. */
