@@ -87,16 +87,6 @@ export interface PolicyOptions {
   now?: () => number;
 }
 
-// [action is retry, multiplier] per class.
-const CLASSES: { [C in PolicyClass]: [boolean, number] } = {
-  transient: [true, 1],
-  'try-later': [true, 4],
-  'broken-peer': [true, 16],
-  rejected: [false, 16],
-  'server-normal': [true, 1],
-  user: [false, 1],
-};
-
 /** The default table (see above) for one ending. */
 export function classify(e: Ending): PolicyClass {
   const code = e.code;
@@ -148,37 +138,40 @@ export class Policy {
     const o = this.opts;
     const id = e.error ? e.error.id : '';
     const status = statusOf(e);
-    const d = this.ofClass(classify(e));
-    d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
+    let d = this.ofClass(classify(e), e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : ''));
     const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
     if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
-    const table = o.overrides;
-    if (!PICOWS_DEVICE && table) {
-      const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
-      for (let i = 0; i < keys.length; i++) {
-        const v = keys[i] ? table[keys[i]] : undefined;
-        if (v === undefined) continue;
-        const cls = typeof v === 'string' ? v : v.class;
-        if (cls) {
-          const c = this.ofClass(cls);
-          d.class = cls;
-          d.action = c.action;
-          d.harder = c.harder;
+    // The host's overrides and hook, in one dead branch for the device (a condition such as
+    // `!PICOWS_DEVICE && table` left a bare `o.overrides;` behind in the device build).
+    if (!PICOWS_DEVICE) {
+      const table = o.overrides;
+      if (table) {
+        const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
+        for (let i = 0; i < keys.length; i++) {
+          const v = keys[i] ? table[keys[i]] : undefined;
+          if (v === undefined) continue;
+          const cls = typeof v === 'string' ? v : v.class;
+          if (cls) {
+            const c = this.ofClass(cls, '');
+            d.class = cls;
+            d.action = c.action;
+            d.harder = c.harder;
+          }
+          if (typeof v !== 'string') {
+            if (v.action) d.action = v.action;
+            if (v.harder !== undefined) d.harder = v.harder;
+            if (v.delayMs !== undefined) d.delayMs = v.delayMs;
+          }
+          break;
         }
-        if (typeof v !== 'string') {
-          if (v.action) d.action = v.action;
-          if (v.harder !== undefined) d.harder = v.harder;
-          if (v.delayMs !== undefined) d.delayMs = v.delayMs;
-        }
-        break;
       }
+      if (o.decide) d = o.decide(e, d);
     }
-    let r = !PICOWS_DEVICE && o.decide ? o.decide(e, d) : d;
-    if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
-      r = { action: 'stop', class: r.class, harder: r.harder, reason: r.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
+    if (d.class === 'broken-peer' && d.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
+      d = { action: 'stop', class: d.class, harder: d.harder, reason: d.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
-    if (r.class === 'broken-peer' || r.class === 'rejected') this.record(e, r);
-    return r;
+    if (d.class === 'broken-peer' || d.class === 'rejected') this.record(e, d);
+    return d;
   }
 
   /** A connection stayed up long enough: the breaker starts counting again. */
@@ -194,14 +187,18 @@ export class Policy {
     return out;
   }
 
-  private ofClass(c: PolicyClass): Decision {
+  /**
+   * A class's decision: the default table's action and multiplier (rejected and user
+   * stop; try-later ×4, broken-peer and rejected ×16, the rest ×1), or `classes`'.
+   * Tested in code rather than kept in a table: no table objects live on the heap.
+   */
+  private ofClass(c: PolicyClass, reason: string): Decision {
     const over = !PICOWS_DEVICE && this.opts.classes ? this.opts.classes[c] : undefined;
-    const base = CLASSES[c];
     return {
-      action: over && over.action ? over.action : base[0] ? 'retry' : 'stop',
+      action: over && over.action ? over.action : c === 'rejected' || c === 'user' ? 'stop' : 'retry',
       class: c,
-      harder: over && over.harder !== undefined ? over.harder : base[1],
-      reason: '',
+      harder: over && over.harder !== undefined ? over.harder : c === 'try-later' ? 4 : c === 'broken-peer' || c === 'rejected' ? 16 : 1,
+      reason,
     };
   }
 
