@@ -521,6 +521,25 @@ describe('the outbox', () => {
     c.stop();
   });
 
+  it('counts a text message in UTF-8 as the socket encodes it: a surrogate pair is 4 bytes, a lone surrogate 3 (U+FFFD)', () => {
+    const { c } = setup({ maxMessage: 4 });
+    expect(c.send('\ud83d\ude00')).toBe('queued'); // one pair: 4
+    expect(c.send('\ud83d\ude00a')).toBe('too-big'); // 5
+    expect(c.send('a\ud83d\ude00')).toBe('too-big');
+    expect(c.send('\ud800')).toBe('queued'); // a lone high half: 3
+    expect(c.send('\udc00a')).toBe('queued'); // a lone low half first: 3 + 1
+    expect(c.send('\udc00\ud800')).toBe('too-big'); // two lone halves, the wrong way round: 6
+    expect(c.send('\ud800\ud800')).toBe('too-big'); // 6
+    expect(c.send('\u07ff\u0080')).toBe('queued'); // 2 + 2
+    expect(c.send('\u0800a')).toBe('queued'); // 3 + 1
+    expect(c.send('\u0800\u0080')).toBe('too-big'); // 5
+    const seven = setup({ maxMessage: 7 }).c;
+    expect(seven.send('\ud800\ud83d\ude00')).toBe('queued'); // a lone high half, then a pair: 3 + 4
+    expect(seven.send('\ud83d\ude00\udc00')).toBe('queued'); // a pair, then a lone low half: 4 + 3
+    expect(seven.send('\ud83d\ude00\udc00a')).toBe('too-big'); // 8
+    for (const m of ['\ud800\ud83d\ude00', '\ud83d\ude00\udc00', '\udc00\ud800']) expect(Buffer.byteLength(m)).toBe(m === '\udc00\ud800' ? 6 : 7);
+  });
+
   it('stays bounded under a flood while down, reporting every eviction (drop-oldest keeps the newest)', () => {
     const net = new VirtualNet();
     net.refuse = true;

@@ -426,13 +426,10 @@ export class ResilientClient {
     let n = data.length;
     for (let i = 0; i < data.length; i++) {
       const c = data.charCodeAt(i);
-      if (c < 0x80) continue;
-      if (c < 0x800) n += 1;
-      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < data.length && (data.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-        // A surrogate pair: 2 units, 4 bytes.
-        n += 2;
-        i++;
-      } else n += 2; // 3 bytes (a lone surrogate too: it becomes U+FFFD)
+      // 1 byte below U+0080, 2 below U+0800, else 3 (a lone surrogate too: it becomes
+      // U+FFFD); a surrogate pair is 4: 3 for its high half, 1 for the low half that
+      // follows one (charCodeAt(-1) is NaN: no high half).
+      if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
     }
     return this.opts.atLeastOnce ? n + 42 + this.sid.length : n;
   }
