@@ -180,7 +180,7 @@ export class ResilientClient {
     const r = this.outbox.push(data, options);
     // A refusal, and whatever this push evicted, expired or replaced.
     this.reportDrops();
-    if (r === 'queued') this.flushSoon();
+    if (r === 'queued' && this.state === 'open') this.flushIn(0);
     return r;
   }
 
@@ -315,11 +315,12 @@ export class ResilientClient {
       this.setStopped(decision.reason);
       return;
     }
-    this.scheduleReconnect(decision);
+    this.scheduleReconnect(decision.class, decision.harder, decision.delayMs);
   }
 
-  private scheduleReconnect(d: Decision): void {
-    const wait = this.backoff.next(d.harder, d.delayMs || 0);
+  /** Backs off and connects again; `harder` and `notBeforeMs` are Backoff.next()'s (both default there). */
+  private scheduleReconnect(cls: string, harder?: number, notBeforeMs?: number): void {
+    const wait = this.backoff.next(harder, notBeforeMs);
     if (wait < 0) {
       if (this.backoff.frozen) this.setState('waiting-link');
       else this.setStopped('retry budget spent');
@@ -331,7 +332,7 @@ export class ResilientClient {
       this.connect();
     });
     this.setState('backoff');
-    this.emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: this.backoff.attempt, class: d.class });
+    this.emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: this.backoff.attempt, class: cls });
   }
 
   private setStopped(reason: string): void {
@@ -370,15 +371,16 @@ export class ResilientClient {
     }
     if (this.state === 'waiting-link') {
       this.backoff.thaw();
-      this.scheduleReconnect({ action: 'retry', class: 'transient', harder: 1, reason: 'wifi back' });
+      this.scheduleReconnect('transient');
     }
   }
 
   // ---- the outbox ----
 
-  private flushSoon(): void {
-    if (this.state === 'open' && this.flushTimer === undefined) {
-      this.flushTimer = this.clock.after(0, () => {
+  /** Flushes in `ms` (one timer at a time). */
+  private flushIn(ms: number): void {
+    if (this.flushTimer === undefined) {
+      this.flushTimer = this.clock.after(ms, () => {
         this.flushTimer = undefined;
         this.flush();
       });
@@ -408,12 +410,7 @@ export class ResilientClient {
       if (this.ws !== ws || ws.readyState !== OPEN) return;
     }
     // More waits: look again once the socket has written some (one timer at a time).
-    if (this.outbox.length > this.outbox.inFlight && this.flushTimer === undefined) {
-      this.flushTimer = this.clock.after(10, () => {
-        this.flushTimer = undefined;
-        this.flush();
-      });
-    }
+    if (this.outbox.length > this.outbox.inFlight) this.flushIn(10);
   }
 
   /**
