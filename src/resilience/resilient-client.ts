@@ -229,15 +229,16 @@ export class ResilientClient {
     this.attemptsMade++;
     this.setState('connecting');
     if (this.userStopped) return; // a 'state' listener called stop()
-    // The liveness monitor needs the connection and the connection reports to it: both are
-    // set before any callback can run (the connection starts on a later turn).
-    let live: LivenessMonitor | null = null;
+    // The liveness monitor needs the connection and the connection reports to it: the
+    // monitor comes first (it does nothing until start()), its hooks read `ws` only once
+    // it runs, and the connection starts on a later turn.
     let ws: Connection;
+    const live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
     try {
       ws = new Connection(this.url, this.rt, this.opts, {
-        activity: () => live && live.bytesReceived(),
-        pong: (p) => live && live.pongReceived(p),
-        open: () => this.onOpen(ws, live as LivenessMonitor),
+        activity: () => live.bytesReceived(),
+        pong: (p) => live.pongReceived(p),
+        open: () => this.onOpen(ws, live),
         text: (data) => this.onMessage(data),
         binary: (data) => this.emit({ type: 'message', data: keepable(this.rt, data) }),
         closed: (ev) => {
@@ -252,7 +253,6 @@ export class ResilientClient {
       return;
     }
     this.ws = ws;
-    live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
     this.liveness = live;
   }
 
