@@ -125,7 +125,7 @@ export function closeCodeOf(id: string): number {
   else {
     if (own(OTHER_CODES, id)) return OTHER_CODES[id];
     for (let i = 0; i < CORE_ERRORS.length; i++) if (CORE_ERRORS[i][1] === id) return CORE_ERRORS[i][2];
-    return OTHER_CODES.INTERNAL_ERROR;
+    return 1011; // INTERNAL_ERROR's
   }
 }
 
