@@ -87,20 +87,17 @@ export interface PolicyOptions {
   now?: () => number;
 }
 
-/** The default table (see above) for one ending. */
-export function classify(e: Ending): PolicyClass {
+/** The default table (see above) for one ending, given its error id ('' for none) and HTTP status (0 for none), which decide() has read already. */
+export function classify(e: Ending, id: string, status: number): PolicyClass {
   const code = e.code;
-  const id = e.error ? e.error.id : '';
   switch (e.cause) {
     case 'local-close':
       return 'user';
     case 'handshake-failed':
       return 'broken-peer';
-    case 'handshake-rejected': {
-      const s = statusOf(e);
-      if (s === 401 || s === 403 || s === 407) return 'rejected';
-      return s === 429 || s >= 500 ? 'try-later' : 'broken-peer';
-    }
+    case 'handshake-rejected':
+      if (status === 401 || status === 403 || status === 407) return 'rejected';
+      return status === 429 || status >= 500 ? 'try-later' : 'broken-peer';
     case 'protocol-error':
       return code === 1002 || code === 1007 || code === 1009 ? 'broken-peer' : 'transient';
     case 'peer-closed':
@@ -115,10 +112,6 @@ export function classify(e: Ending): PolicyClass {
   }
 }
 
-function statusOf(e: Ending): number {
-  const s = e.error && e.error.detail ? e.error.detail.status : 0;
-  return typeof s === 'number' ? s : 0;
-}
 
 export class Policy {
   /** broken-peer endings since the last healthy connection. */
@@ -137,9 +130,10 @@ export class Policy {
   decide(e: Ending): Decision {
     const o = this.opts;
     const id = e.error ? e.error.id : '';
-    const status = statusOf(e);
-    let d = this.ofClass(classify(e), e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : ''));
-    const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
+    const detail = e.error ? e.error.detail : undefined;
+    const status = detail && typeof detail.status === 'number' ? detail.status : 0;
+    let d = this.ofClass(classify(e, id, status), e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : ''));
+    const ra = detail ? detail.retryAfter : undefined;
     if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
     // The host's overrides and hook, in one dead branch for the device (a condition such as
     // `!PICOWS_DEVICE && table` left a bare `o.overrides;` behind in the device build).
@@ -170,7 +164,7 @@ export class Policy {
     if (d.class === 'broken-peer' && d.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
       d = { action: 'stop', class: d.class, harder: d.harder, reason: d.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
-    if (d.class === 'broken-peer' || d.class === 'rejected') this.record(e, d);
+    if (d.class === 'broken-peer' || d.class === 'rejected') this.record(e, d, id, detail);
     return d;
   }
 
@@ -202,7 +196,7 @@ export class Policy {
     };
   }
 
-  private record(e: Ending, d: Decision): void {
+  private record(e: Ending, d: Decision, id: string, detail: unknown): void {
     const n = this.ring.length;
     if (!n) return;
     this.ring[this.written++ % n] = {
@@ -210,8 +204,8 @@ export class Policy {
       class: d.class,
       cause: e.cause,
       code: e.code,
-      id: e.error ? e.error.id : '',
-      detail: e.error ? e.error.detail : undefined,
+      id,
+      detail,
       reason: d.reason,
     };
   }
