@@ -103,7 +103,8 @@ export function classify(e: Ending, id: string, status: number): PolicyClass {
     case 'peer-closed':
       if (code === 1013) return 'try-later';
       if (code === 1008 || code === 3000 || code === 3003) return 'rejected';
-      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010 && code !== 1008)) return 'broken-peer';
+      // 1008 (in 1007-1010) returned just above.
+      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010)) return 'broken-peer';
       return code === 1001 || code === 1011 || code === 1012 || code === 1014 || code === 3008 ? 'transient' : 'server-normal';
     default:
       // Timeouts, 1006, Wi-Fi. An unusable URL or a missing TLS stack ends as a
