@@ -26,7 +26,7 @@ import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
 import { keepable, sendable, type Runtime } from '../client/runtime';
 import { Connection, type ConnectionOptions } from '../client/connection';
-import { CONNECTING, OPEN } from '../protocol/ready-state';
+import { OPEN } from '../protocol/ready-state';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
 import { Backoff, type BackoffOptions } from './backoff';
 import { LivenessMonitor, type LivenessOptions } from './liveness';
@@ -156,7 +156,7 @@ export class ResilientClient {
     this.timer = this.cancel(this.timer);
     this.linkTimer = this.cancel(this.linkTimer);
     const ws = this.ws;
-    if (ws && (ws.readyState === OPEN || ws.readyState === CONNECTING)) ws.close(code, reason);
+    if (ws && ws.readyState <= OPEN) ws.close(code, reason); // CONNECTING or OPEN
     // Already closing (the peer's Close, a protocol error): its close event ends it as the user's stop.
     else if (!ws) this.setStopped('stopped by the application');
   }
@@ -204,7 +204,7 @@ export class ResilientClient {
       backoffMs: this.backoff.delay,
       attempt: this.backoff.attempt,
       lastClose: this.lastEnding,
-      rttMs: this.liveness && this.liveness.srtt >= 0 ? Math.round(this.liveness.srtt) : this.lastRttMs,
+      rttMs: this.rtt(),
       queued: this.outbox.length,
       queuedBytes: this.outbox.bytes,
       inFlight: this.outbox.inFlight,
@@ -282,10 +282,8 @@ export class ResilientClient {
 
   private onClose(ev: CloseEvent): void {
     this.ws = null;
-    if (this.liveness) {
-      this.liveness.stop();
-      if (this.liveness.srtt >= 0) this.lastRttMs = Math.round(this.liveness.srtt);
-    }
+    this.lastRttMs = this.rtt();
+    if (this.liveness) this.liveness.stop();
     this.liveness = null;
     this.flushTimer = this.cancel(this.flushTimer);
     this.outbox.rewind();
@@ -443,6 +441,12 @@ export class ResilientClient {
   }
 
   // ---- small things ----
+
+  /** The connection's smoothed RTT once measured, else the last connection's (ms; -1 never). */
+  private rtt(): number {
+    const live = this.liveness;
+    return live && live.srtt >= 0 ? Math.round(live.srtt) : this.lastRttMs;
+  }
 
   private setState(s: ClientState): void {
     if (this.state === s) return;
