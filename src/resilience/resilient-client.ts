@@ -188,11 +188,7 @@ export class ResilientClient {
     const o = this.outbox.stats;
     const droppedBy: { [reason: string]: number } = {};
     let dropped = this.tooBig;
-    for (const k in o.dropped) {
-      const n = (o.dropped as { [k: string]: number })[k];
-      droppedBy[k] = n;
-      dropped += n;
-    }
+    for (const k in o.dropped) dropped += droppedBy[k] = (o.dropped as { [k: string]: number })[k];
     droppedBy['too-big'] += this.tooBig;
     const up = this.openedAt >= 0 ? this.clock.now() - this.openedAt : 0;
     return {
