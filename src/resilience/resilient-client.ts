@@ -200,7 +200,7 @@ export class ResilientClient {
       backoffMs: this.backoff.delay,
       attempt: this.backoff.attempt,
       lastClose: this.lastEnding,
-      rttMs: this.rtt(),
+      rttMs: this.currentRtt(),
       queued: this.outbox.length,
       queuedBytes: this.outbox.bytes,
       inFlight: this.outbox.inFlight,
@@ -278,7 +278,7 @@ export class ResilientClient {
 
   private onClose(ev: CloseEvent): void {
     this.ws = null;
-    this.lastRttMs = this.rtt();
+    this.lastRttMs = this.currentRtt();
     if (this.liveness) this.liveness.stop();
     this.liveness = null;
     this.flushTimer = this.cancel(this.flushTimer);
@@ -439,7 +439,7 @@ export class ResilientClient {
   // ---- small things ----
 
   /** The connection's smoothed RTT once measured, else the last connection's (ms; -1 never). */
-  private rtt(): number {
+  private currentRtt(): number {
     const live = this.liveness;
     return live && live.srtt >= 0 ? Math.round(live.srtt) : this.lastRttMs;
   }
