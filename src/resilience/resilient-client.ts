@@ -114,7 +114,6 @@ export class ResilientClient {
   private ws: Connection | null = null;
   private liveness: LivenessMonitor | null = null;
   private readonly clock: Clock;
-  private readonly random: () => number;
   private timer: unknown;
   private linkTimer: unknown;
   private flushTimer: unknown;
@@ -134,12 +133,12 @@ export class ResilientClient {
 
   constructor(readonly url: string, private readonly rt: Runtime, private readonly opts: ResilientOptions = {}) {
     this.clock = rt.clock;
-    this.random = () => rt.random32() / 4294967296;
+    const random = () => rt.random32() / 4294967296;
     const now = () => this.clock.now();
-    this.backoff = new Backoff(this.random, opts.backoff);
+    this.backoff = new Backoff(random, opts.backoff);
     this.policy = new Policy(Object.assign({ now }, opts.policy));
     this.outbox = new Outbox(Object.assign({ now, acks: !!opts.atLeastOnce }, opts.outbox));
-    this.sid = newSid(this.random);
+    this.sid = newSid(random);
   }
 
   /** Starts connecting (and keeps coming back until stop() or a stop decision). */
