@@ -290,25 +290,27 @@ export class Outbox {
     return why;
   }
 
-  /** Removes the message at queue position i, keeping the order of the rest. */
+  /**
+   * Removes the message at queue position i, keeping the order of the rest. The device
+   * only ever removes the front one (an eviction, take() without acks, ack()): closing a
+   * gap behind it is for the host's coalescing, expiry and session drops.
+   */
   private remove(i: number, why: DropReason | null): void {
     const p = this.slot(i);
     if (why) this.countDrop(why, this.sizeOf[p]);
     this.bytes -= this.sizeOf[p];
     if (i < this.inFlight) this.inFlight--;
     let to = p;
-    if (i === 0) this.head = (this.head + 1) % this.maxCount;
+    if (PICOWS_DEVICE || i === 0) this.head = (this.head + 1) % this.maxCount;
     else {
       for (let j = i + 1; j < this.length; j++) {
         const from = this.slot(j);
         this.msg[to] = this.msg[from];
         this.sizeOf[to] = this.sizeOf[from];
         this.seqs[to] = this.seqs[from];
-        if (!PICOWS_DEVICE) {
-          this.keyOf[to] = this.keyOf[from];
-          this.flagsOf[to] = this.flagsOf[from];
-          this.expiresAt[to] = this.expiresAt[from];
-        }
+        this.keyOf[to] = this.keyOf[from];
+        this.flagsOf[to] = this.flagsOf[from];
+        this.expiresAt[to] = this.expiresAt[from];
         to = from;
       }
     }
