@@ -199,7 +199,7 @@ export class ResilientClient {
       backoffMs: this.backoff.delay,
       attempt: this.backoff.attempt,
       lastClose: this.lastEnding,
-      rttMs: this.currentRtt(),
+      rttMs: this.liveness && this.liveness.srtt >= 0 ? Math.round(this.liveness.srtt) : this.lastRttMs,
       queued: this.outbox.length,
       queuedBytes: this.outbox.bytes,
       inFlight: this.outbox.inFlight,
@@ -277,8 +277,10 @@ export class ResilientClient {
 
   private onClose(ev: CloseEvent): void {
     this.ws = null;
-    this.lastRttMs = this.currentRtt();
-    if (this.liveness) this.liveness.stop();
+    if (this.liveness) {
+      this.liveness.stop();
+      if (this.liveness.srtt >= 0) this.lastRttMs = Math.round(this.liveness.srtt);
+    }
     this.liveness = null;
     this.flushTimer = this.cancel(this.flushTimer);
     this.outbox.rewind();
@@ -436,12 +438,6 @@ export class ResilientClient {
   }
 
   // ---- small things ----
-
-  /** The connection's smoothed RTT once measured, else the last connection's (ms; -1 never). */
-  private currentRtt(): number {
-    const live = this.liveness;
-    return live && live.srtt >= 0 ? Math.round(live.srtt) : this.lastRttMs;
-  }
 
   private setState(s: ClientState): void {
     if (this.state === s) return;
