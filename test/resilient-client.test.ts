@@ -582,6 +582,23 @@ describe('the outbox', () => {
     c.stop();
   });
 
+  it('at-least-once: a binary message goes unwrapped, reported as seq 0 and never as a resend', () => {
+    const net = new VirtualNet();
+    const ledger = net.acks();
+    ledger.acking = false;
+    const { c, of } = setup({ atLeastOnce: true }, net);
+    c.start();
+    net.advance(10);
+    c.send(new Uint8Array([1, 2, 3]));
+    c.send('"t"');
+    net.advance(50);
+    net.last.reset();
+    net.runUntil(() => of('sent').length === 4, 10000);
+    // The binary message took seq 1 in the outbox; the text one goes out as seq 2.
+    expect(of('sent').map((e) => [e.ev.seq, e.ev.resend])).toEqual([[0, false], [2, false], [0, false], [2, true]]);
+    c.stop();
+  });
+
   it('at-least-once across 150 random faults on virtual time: every message once, in order', () => {
     const net = new VirtualNet({ latencyMs: 3 });
     const ledger = net.acks();

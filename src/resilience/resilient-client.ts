@@ -394,13 +394,11 @@ export class ResilientClient {
       // take() drops what expired or was superseded on its way to the next message.
       this.reportDrops();
       if (m === null) return;
-      if (this.opts.atLeastOnce && typeof m === 'string') {
-        ws.send(dataFrame(this.outbox.seq, this.sid, m));
-        this.emit({ type: 'sent', seq: this.outbox.seq, resend: stats.resent !== resent });
-      } else {
-        ws.send(m);
-        this.emit({ type: 'sent', seq: 0, resend: false });
-      }
+      // Text is wrapped with its seq in at-least-once mode; binary goes as it is, seq 0.
+      const wrap = !!this.opts.atLeastOnce && typeof m === 'string';
+      const seq = wrap ? this.outbox.seq : 0;
+      ws.send(wrap ? dataFrame(seq, this.sid, m as string) : m);
+      this.emit({ type: 'sent', seq, resend: wrap && stats.resent !== resent });
       // A listener may have stopped the client, or the send may have failed it.
       if (this.ws !== ws || ws.readyState !== OPEN) return;
     }
