@@ -165,7 +165,11 @@ export class Policy {
     if (d.class === 'broken-peer' && d.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
       d = { action: 'stop', class: d.class, harder: d.harder, reason: d.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
-    if (d.class === 'broken-peer' || d.class === 'rejected') this.record(e, d, id, detail);
+    // A Diagnostic for the ring (none kept with `diagnostics: 0`).
+    const n = this.ring.length;
+    if (n && (d.class === 'broken-peer' || d.class === 'rejected')) {
+      this.ring[this.written++ % n] = { at: o.now ? o.now() : 0, class: d.class, cause: e.cause, code: e.code, id, detail, reason: d.reason };
+    }
     return d;
   }
 
@@ -194,20 +198,6 @@ export class Policy {
       class: c,
       harder: over && over.harder !== undefined ? over.harder : c === 'try-later' ? 4 : c === 'broken-peer' || c === 'rejected' ? 16 : 1,
       reason,
-    };
-  }
-
-  private record(e: Ending, d: Decision, id: string, detail: unknown): void {
-    const n = this.ring.length;
-    if (!n) return;
-    this.ring[this.written++ % n] = {
-      at: this.opts.now ? this.opts.now() : 0,
-      class: d.class,
-      cause: e.cause,
-      code: e.code,
-      id,
-      detail,
-      reason: d.reason,
     };
   }
 }
