@@ -168,10 +168,26 @@ export class ResilientClient {
     // Plain JS on the board may pass anything: what the socket cannot send is refused
     // here, not later inside a timer.
     data = sendable(data);
+    // The bytes it would be on the wire as one message: UTF-8 for text (counted, not
+    // encoded: no allocation), plus the at-least-once wrapper around it (dataFrame():
+    // 26 characters, the sid, and a seq of up to 16 digits).
+    let n: number;
+    if (typeof data !== 'string') n = data.byteLength;
+    else {
+      n = data.length;
+      for (let i = 0; i < data.length; i++) {
+        const c = data.charCodeAt(i);
+        // 1 byte below U+0080, 2 below U+0800, else 3 (a lone surrogate too: it becomes
+        // U+FFFD); a surrogate pair is 4: 3 for its high half, 1 for the low half that
+        // follows one (charCodeAt(-1) is NaN: no high half).
+        if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
+      }
+      if (this.opts.atLeastOnce) n += 42 + this.sid.length;
+    }
     // The socket would throw SEND_TOO_BIG for it later, inside a timer (fatal on
     // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now. 0 is a
     // maximum too (empty messages only), as the protocol reads it.
-    if (this.wireSize(data) > orDefault(this.opts.maxMessage, DEFAULT_MAX_MESSAGE)) {
+    if (n > orDefault(this.opts.maxMessage, DEFAULT_MAX_MESSAGE)) {
       this.tooBig++;
       this.emit({ type: 'dropped', reason: 'too-big' });
       return 'too-big';
@@ -404,24 +420,6 @@ export class ResilientClient {
     }
     // More waits: look again once the socket has written some (one timer at a time).
     if (this.outbox.length > this.outbox.inFlight) this.flushIn(10);
-  }
-
-  /**
-   * Bytes `data` would be on the wire as one message: UTF-8 for text (counted, not
-   * encoded: no allocation), plus the at-least-once wrapper around it (dataFrame():
-   * 26 characters, the sid, and a seq of up to 16 digits).
-   */
-  private wireSize(data: string | Uint8Array): number {
-    if (typeof data !== 'string') return data.byteLength;
-    let n = data.length;
-    for (let i = 0; i < data.length; i++) {
-      const c = data.charCodeAt(i);
-      // 1 byte below U+0080, 2 below U+0800, else 3 (a lone surrogate too: it becomes
-      // U+FFFD); a surrogate pair is 4: 3 for its high half, 1 for the low half that
-      // follows one (charCodeAt(-1) is NaN: no high half).
-      if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
-    }
-    return this.opts.atLeastOnce ? n + 42 + this.sid.length : n;
   }
 
   /** Emits one 'dropped' event per message the outbox dropped since the last look. */
