@@ -249,7 +249,17 @@ export class ResilientClient {
       ws = new Connection(this.url, this.rt, this.opts, {
         activity: () => live.bytesReceived(),
         pong: (p) => live.pongReceived(p),
-        open: () => this.onOpen(ws, live),
+        // Open: count it, start the backoff's uptime clock and the liveness watch, send what waits.
+        open: () => {
+          this.opens++;
+          this.openedAt = this.clock.now();
+          this.backoff.opened(this.openedAt);
+          if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
+          live.start();
+          this.setState('open');
+          this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
+          this.flush();
+        },
         text: (data) => this.onMessage(data),
         binary: (data) => this.emit({ type: 'message', data: keepable(this.rt, data) }),
         closed: (ev) => {
@@ -265,17 +275,6 @@ export class ResilientClient {
     }
     this.ws = ws;
     this.liveness = live;
-  }
-
-  private onOpen(ws: Connection, live: LivenessMonitor): void {
-    this.opens++;
-    this.openedAt = this.clock.now();
-    this.backoff.opened(this.openedAt);
-    if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
-    live.start();
-    this.setState('open');
-    this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
-    this.flush();
   }
 
   private onMessage(data: string): void {
