@@ -109,23 +109,19 @@ if (!PICOWS_DEVICE) {
   for (const id in OTHER_CODES) ERRORS[id] = { closeCode: OTHER_CODES[id], message: OTHER_MESSAGES[id] };
 }
 
-/** Names an object inherits ('toString', '__proto__') are not ids. */
-function own(table: object, id: string): boolean {
-  return Object.prototype.hasOwnProperty.call(table, id);
-}
-
-/** The spec of an id; an unknown id is an internal error. */
+/** The spec of an id; an unknown id is an internal error. Own properties only: names an object inherits ('toString', '__proto__') are not ids. */
 function specOf(id: string): ErrorSpec {
-  return own(ERRORS, id) ? ERRORS[id] : ERRORS.INTERNAL_ERROR;
+  return Object.prototype.hasOwnProperty.call(ERRORS, id) ? ERRORS[id] : ERRORS.INTERNAL_ERROR;
 }
 
 /** The close code an id maps to; an unknown id is an internal error (1011). */
 export function closeCodeOf(id: string): number {
   if (!PICOWS_DEVICE) return specOf(id).closeCode;
   else {
-    if (own(OTHER_CODES, id)) return OTHER_CODES[id];
+    // Own properties only, as in specOf().
+    if (Object.prototype.hasOwnProperty.call(OTHER_CODES, id)) return OTHER_CODES[id];
     for (let i = 0; i < CORE_ERRORS.length; i++) if (CORE_ERRORS[i][1] === id) return CORE_ERRORS[i][2];
-    return OTHER_CODES.INTERNAL_ERROR;
+    return 1011; // INTERNAL_ERROR's
   }
 }
 

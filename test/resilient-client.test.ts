@@ -521,6 +521,25 @@ describe('the outbox', () => {
     c.stop();
   });
 
+  it('counts a text message in UTF-8 as the socket encodes it: a surrogate pair is 4 bytes, a lone surrogate 3 (U+FFFD)', () => {
+    const { c } = setup({ maxMessage: 4 });
+    expect(c.send('\ud83d\ude00')).toBe('queued'); // one pair: 4
+    expect(c.send('\ud83d\ude00a')).toBe('too-big'); // 5
+    expect(c.send('a\ud83d\ude00')).toBe('too-big');
+    expect(c.send('\ud800')).toBe('queued'); // a lone high half: 3
+    expect(c.send('\udc00a')).toBe('queued'); // a lone low half first: 3 + 1
+    expect(c.send('\udc00\ud800')).toBe('too-big'); // two lone halves, the wrong way round: 6
+    expect(c.send('\ud800\ud800')).toBe('too-big'); // 6
+    expect(c.send('\u07ff\u0080')).toBe('queued'); // 2 + 2
+    expect(c.send('\u0800a')).toBe('queued'); // 3 + 1
+    expect(c.send('\u0800\u0080')).toBe('too-big'); // 5
+    const seven = setup({ maxMessage: 7 }).c;
+    expect(seven.send('\ud800\ud83d\ude00')).toBe('queued'); // a lone high half, then a pair: 3 + 4
+    expect(seven.send('\ud83d\ude00\udc00')).toBe('queued'); // a pair, then a lone low half: 4 + 3
+    expect(seven.send('\ud83d\ude00\udc00a')).toBe('too-big'); // 8
+    for (const m of ['\ud800\ud83d\ude00', '\ud83d\ude00\udc00', '\udc00\ud800']) expect(Buffer.byteLength(m)).toBe(m === '\udc00\ud800' ? 6 : 7);
+  });
+
   it('stays bounded under a flood while down, reporting every eviction (drop-oldest keeps the newest)', () => {
     const net = new VirtualNet();
     net.refuse = true;
@@ -560,6 +579,23 @@ describe('the outbox', () => {
     expect(of('acked').reduce((n, e) => n + e.ev.count, 0)).toBe(10);
     // The server's ack is not handed to the application.
     expect(of('message')).toHaveLength(0);
+    c.stop();
+  });
+
+  it('at-least-once: a binary message goes unwrapped, reported as seq 0 and never as a resend', () => {
+    const net = new VirtualNet();
+    const ledger = net.acks();
+    ledger.acking = false;
+    const { c, of } = setup({ atLeastOnce: true }, net);
+    c.start();
+    net.advance(10);
+    c.send(new Uint8Array([1, 2, 3]));
+    c.send('"t"');
+    net.advance(50);
+    net.last.reset();
+    net.runUntil(() => of('sent').length === 4, 10000);
+    // The binary message took seq 1 in the outbox; the text one goes out as seq 2.
+    expect(of('sent').map((e) => [e.ev.seq, e.ev.resend])).toEqual([[0, false], [2, false], [0, false], [2, true]]);
     c.stop();
   });
 

@@ -77,8 +77,7 @@ export class LivenessMonitor {
 
   stop(): void {
     this.running = false;
-    if (this.timer !== undefined) this.clock.cancel(this.timer);
-    this.timer = undefined;
+    this.schedule();
   }
 
   /** Any inbound bytes. Cheap: called once per received chunk. */
@@ -98,7 +97,7 @@ export class LivenessMonitor {
     if (this.pingSentAt < 0 || payload.length !== 4) return;
     const seq = ((payload[0] << 24) | (payload[1] << 16) | (payload[2] << 8) | payload[3]) >>> 0;
     if (seq !== this.pingSeq) return;
-    this.addRttSample(this.clock.now() - this.pingSentAt);
+    this.addRttSample(this.lastRx - this.pingSentAt);
     this.pingSentAt = -1;
     // The answer is in: the next ping is due pingInterval of silence from now. Left to
     // the timer armed for the pong deadline, pings would go every pingInterval +
@@ -107,12 +106,16 @@ export class LivenessMonitor {
     if (this.running) this.schedule(this.intervalMs);
   }
 
-  private schedule(ms: number): void {
+  /** Runs tick() in `ms` (at least 1) instead of any earlier plan; without `ms`, only cancels (stop()). */
+  private schedule(ms?: number): void {
     if (this.timer !== undefined) this.clock.cancel(this.timer);
-    this.timer = this.clock.after(Math.max(1, ms), () => {
-      this.timer = undefined;
-      this.tick();
-    });
+    this.timer =
+      ms === undefined
+        ? undefined
+        : this.clock.after(Math.max(1, ms), () => {
+            this.timer = undefined;
+            this.tick();
+          });
   }
 
   private tick(): void {

@@ -97,49 +97,56 @@ export class Outbox {
   readonly maxBytes: number;
   private readonly acking: boolean;
   private readonly windowSize: number;
-  private readonly defaultOverflow: Overflow;
-  private readonly clockNow: () => number;
   private head = 0;
   // The ring, one slot per message; `seqs` 0 = not sent yet, `expiresAt` Infinity = no TTL.
   private readonly msg: (OutboxMessage | null)[];
-  private readonly keyOf: (string | null)[];
   private readonly sizeOf: Int32Array;
-  private readonly flagsOf: Uint8Array;
   private readonly seqs: Float64Array;
-  private readonly expiresAt: Float64Array;
+  // The host's options only (key, ttlMs, session, 'drop-newest'): the device build never
+  // assigns these, so its outbox holds no empty arrays for them (definite `!`: set below
+  // whenever !PICOWS_DEVICE, the only case that reads them).
+  private readonly defaultOverflow!: Overflow;
+  private readonly clockNow!: () => number;
+  private readonly keyOf!: (string | null)[];
+  private readonly flagsOf!: Uint8Array;
+  private readonly expiresAt!: Float64Array;
 
   constructor(opts: OutboxOptions = {}) {
     const cap = (this.maxCount = opts.maxCount || 32);
     this.maxBytes = orDefault(opts.maxBytes, 4096);
     this.acking = !!opts.acks;
     this.windowSize = opts.window || cap;
-    this.defaultOverflow = opts.overflow || 'drop-oldest';
-    this.clockNow = opts.now || (() => 0);
     this.nextSeq = opts.firstSeq || 1;
-    if (PICOWS_DEVICE && opts.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
     this.msg = new Array(cap);
-    // Keys, flags and expiry exist for the host's options only.
-    this.keyOf = new Array(PICOWS_DEVICE ? 0 : cap);
     for (let i = 0; i < cap; i++) this.msg[i] = null;
-    for (let i = 0; i < this.keyOf.length; i++) this.keyOf[i] = null;
     this.sizeOf = new Int32Array(cap);
     this.seqs = new Float64Array(cap);
-    this.flagsOf = new Uint8Array(PICOWS_DEVICE ? 0 : cap);
-    this.expiresAt = new Float64Array(PICOWS_DEVICE ? 0 : cap);
+    if (PICOWS_DEVICE) {
+      if (opts.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
+    } else {
+      this.defaultOverflow = opts.overflow || 'drop-oldest';
+      this.clockNow = opts.now || (() => 0);
+      this.keyOf = new Array(cap);
+      for (let i = 0; i < cap; i++) this.keyOf[i] = null;
+      this.flagsOf = new Uint8Array(cap);
+      this.expiresAt = new Float64Array(cap);
+    }
   }
 
   /** Queues a message. Returns 'queued', or why it was not (counted in stats.dropped); a refusal changes nothing else. */
-  push(m: OutboxMessage, o: PushOptions = {}): 'queued' | DropReason {
+  push(m: OutboxMessage, o?: PushOptions): 'queued' | DropReason {
     const n = typeof m === 'string' ? m.length : m.byteLength;
-    if (n > this.maxBytes) return this.refuse('too-big', n);
+    if (n > this.maxBytes) return this.countDrop('too-big', n);
     if (PICOWS_DEVICE) {
-      if (o.key != null || o.ttlMs !== undefined || o.session || o.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+      // No default `{}` for o: none is allocated per push.
+      if (o && (o.key != null || o.ttlMs !== undefined || o.session || o.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
       // Every message is drop-oldest: evict from the front until it fits.
       while (!this.fits(n)) this.remove(0, 'evicted');
-      return this.put(this.slot(this.length++), m, n, null, false, o, 0);
+      return this.put(this.slot(this.length++), m, n);
     }
     // An else, not code after a return: esbuild drops a dead branch, not dead code after one.
     else {
+      if (o === undefined) o = {};
       const key = orDefault(o.key, null);
       const keep = (o.overflow || this.defaultOverflow) === 'drop-newest';
       const now = this.clockNow();
@@ -154,7 +161,7 @@ export class Outbox {
         if (!this.seqs[q] && this.bytes - this.sizeOf[q] + n <= this.maxBytes) {
           this.countDrop('coalesced', this.sizeOf[q]);
           this.bytes -= this.sizeOf[q];
-          return this.put(q, m, n, key, keep, o, now);
+          return this.put(q, m, n, o, now);
         }
       }
       if (!this.fits(n)) {
@@ -170,7 +177,7 @@ export class Outbox {
             bytes -= this.sizeOf[q];
           }
         }
-        if (count >= this.maxCount || bytes + n > this.maxBytes) return this.refuse('full', n);
+        if (count >= this.maxCount || bytes + n > this.maxBytes) return this.countDrop('full', n);
       }
       if (match >= 0) {
         // Sent already: the server may hold its seq, so it is never rewritten, only not resent.
@@ -187,7 +194,7 @@ export class Outbox {
         if (this.flagsOf[this.slot(i)] & KEEP) i++;
         else this.remove(i, 'evicted');
       }
-      return this.put(this.slot(this.length++), m, n, key, keep, o, now);
+      return this.put(this.slot(this.length++), m, n, o, now);
     }
   }
 
@@ -197,30 +204,33 @@ export class Outbox {
    * `seq` tells its seq.
    */
   take(): OutboxMessage | null {
-    const now = PICOWS_DEVICE ? 0 : this.clockNow();
-    while (this.inFlight < this.length && this.inFlight < this.windowSize) {
-      const i = this.inFlight;
-      const p = this.slot(i);
-      if (!PICOWS_DEVICE && this.flagsOf[p] & SUPERSEDED) this.remove(i, 'coalesced');
-      else if (!PICOWS_DEVICE && this.expiresAt[p] <= now) this.remove(i, 'expired');
-      else {
-        const m = this.msg[p] as OutboxMessage;
-        if (!this.acking) {
-          this.stats.sent++;
-          this.remove(0, null);
-          return m;
-        }
-        if (this.seqs[p]) this.stats.resent++;
-        else {
-          this.seqs[p] = this.nextSeq++;
-          this.stats.sent++;
-        }
-        this.seq = this.seqs[p];
-        this.inFlight++;
-        return m;
+    const i = this.inFlight;
+    if (!PICOWS_DEVICE) {
+      // Dead weight on the way to the next message goes first (removing at i moves the rest up).
+      const now = this.clockNow();
+      while (i < this.length && i < this.windowSize) {
+        const q = this.slot(i);
+        if (this.flagsOf[q] & SUPERSEDED) this.remove(i, 'coalesced');
+        else if (this.expiresAt[q] <= now) this.remove(i, 'expired');
+        else break;
       }
     }
-    return null;
+    if (i >= this.length || i >= this.windowSize) return null;
+    const p = this.slot(i);
+    const m = this.msg[p] as OutboxMessage;
+    if (!this.acking) {
+      this.stats.sent++;
+      this.remove(0, null);
+      return m;
+    }
+    if (this.seqs[p]) this.stats.resent++;
+    else {
+      this.seqs[p] = this.nextSeq++;
+      this.stats.sent++;
+    }
+    this.seq = this.seqs[p];
+    this.inFlight++;
+    return m;
   }
 
   /** The peer has every seq ≤ n: releases them. Returns how many were released. */
@@ -249,14 +259,16 @@ export class Outbox {
     }
   }
 
-  private put(p: number, m: OutboxMessage, n: number, key: string | null, keep: boolean, o: PushOptions, now: number): 'queued' {
+  /** Stores a message in slot p. The push options and the time are the host's (the device passes neither). */
+  private put(p: number, m: OutboxMessage, n: number, o?: PushOptions, now?: number): 'queued' {
     this.msg[p] = m;
     this.sizeOf[p] = n;
     this.seqs[p] = 0;
     if (!PICOWS_DEVICE) {
-      this.keyOf[p] = key;
-      this.flagsOf[p] = (keep ? KEEP : 0) | (o.session ? SESSION : 0);
-      this.expiresAt[p] = o.ttlMs === undefined ? Infinity : now + o.ttlMs;
+      const opt = o as PushOptions;
+      this.keyOf[p] = orDefault(opt.key, null);
+      this.flagsOf[p] = ((opt.overflow || this.defaultOverflow) === 'drop-newest' ? KEEP : 0) | (opt.session ? SESSION : 0);
+      this.expiresAt[p] = opt.ttlMs === undefined ? Infinity : (now as number) + opt.ttlMs;
     }
     this.bytes += n;
     this.stats.queued++;
@@ -271,35 +283,34 @@ export class Outbox {
     return this.length < this.maxCount && this.bytes + n <= this.maxBytes;
   }
 
-  private countDrop(why: DropReason, n: number): void {
+  /** Counts a drop of n bytes; returns why (a refusal returns it to the caller). */
+  private countDrop(why: DropReason, n: number): DropReason {
     this.stats.dropped[why]++;
     this.stats.droppedBytes += n;
-  }
-
-  private refuse(why: DropReason, n: number): DropReason {
-    this.countDrop(why, n);
     return why;
   }
 
-  /** Removes the message at queue position i, keeping the order of the rest. */
+  /**
+   * Removes the message at queue position i, keeping the order of the rest. The device
+   * only ever removes the front one (an eviction, take() without acks, ack()): closing a
+   * gap behind it is for the host's coalescing, expiry and session drops.
+   */
   private remove(i: number, why: DropReason | null): void {
     const p = this.slot(i);
     if (why) this.countDrop(why, this.sizeOf[p]);
     this.bytes -= this.sizeOf[p];
     if (i < this.inFlight) this.inFlight--;
     let to = p;
-    if (i === 0) this.head = (this.head + 1) % this.maxCount;
+    if (PICOWS_DEVICE || i === 0) this.head = (this.head + 1) % this.maxCount;
     else {
       for (let j = i + 1; j < this.length; j++) {
         const from = this.slot(j);
         this.msg[to] = this.msg[from];
         this.sizeOf[to] = this.sizeOf[from];
         this.seqs[to] = this.seqs[from];
-        if (!PICOWS_DEVICE) {
-          this.keyOf[to] = this.keyOf[from];
-          this.flagsOf[to] = this.flagsOf[from];
-          this.expiresAt[to] = this.expiresAt[from];
-        }
+        this.keyOf[to] = this.keyOf[from];
+        this.flagsOf[to] = this.flagsOf[from];
+        this.expiresAt[to] = this.expiresAt[from];
         to = from;
       }
     }

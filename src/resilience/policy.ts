@@ -87,36 +87,24 @@ export interface PolicyOptions {
   now?: () => number;
 }
 
-// [action is retry, multiplier] per class.
-const CLASSES: { [C in PolicyClass]: [boolean, number] } = {
-  transient: [true, 1],
-  'try-later': [true, 4],
-  'broken-peer': [true, 16],
-  rejected: [false, 16],
-  'server-normal': [true, 1],
-  user: [false, 1],
-};
-
-/** The default table (see above) for one ending. */
-export function classify(e: Ending): PolicyClass {
+/** The default table (see above) for one ending, given its error id ('' for none) and HTTP status (0 for none), which decide() has read already. */
+export function classify(e: Ending, id: string, status: number): PolicyClass {
   const code = e.code;
-  const id = e.error ? e.error.id : '';
   switch (e.cause) {
     case 'local-close':
       return 'user';
     case 'handshake-failed':
       return 'broken-peer';
-    case 'handshake-rejected': {
-      const s = statusOf(e);
-      if (s === 401 || s === 403 || s === 407) return 'rejected';
-      return s === 429 || s >= 500 ? 'try-later' : 'broken-peer';
-    }
+    case 'handshake-rejected':
+      if (status === 401 || status === 403 || status === 407) return 'rejected';
+      return status === 429 || status >= 500 ? 'try-later' : 'broken-peer';
     case 'protocol-error':
       return code === 1002 || code === 1007 || code === 1009 ? 'broken-peer' : 'transient';
     case 'peer-closed':
       if (code === 1013) return 'try-later';
       if (code === 1008 || code === 3000 || code === 3003) return 'rejected';
-      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010 && code !== 1008)) return 'broken-peer';
+      // 1008 (in 1007-1010) returned just above.
+      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010)) return 'broken-peer';
       return code === 1001 || code === 1011 || code === 1012 || code === 1014 || code === 3008 ? 'transient' : 'server-normal';
     default:
       // Timeouts, 1006, Wi-Fi. An unusable URL or a missing TLS stack ends as a
@@ -125,10 +113,6 @@ export function classify(e: Ending): PolicyClass {
   }
 }
 
-function statusOf(e: Ending): number {
-  const s = e.error && e.error.detail ? e.error.detail.status : 0;
-  return typeof s === 'number' ? s : 0;
-}
 
 export class Policy {
   /** broken-peer endings since the last healthy connection. */
@@ -147,38 +131,46 @@ export class Policy {
   decide(e: Ending): Decision {
     const o = this.opts;
     const id = e.error ? e.error.id : '';
-    const status = statusOf(e);
-    const d = this.ofClass(classify(e));
-    d.reason = e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : '');
-    const ra = e.error && e.error.detail ? e.error.detail.retryAfter : undefined;
+    const detail = e.error ? e.error.detail : undefined;
+    const status = detail && typeof detail.status === 'number' ? detail.status : 0;
+    let d = this.ofClass(classify(e, id, status), e.cause + (status ? ' http ' + status : ' ' + e.code) + (id ? ' ' + id : ''));
+    const ra = detail ? detail.retryAfter : undefined;
     if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, orDefault(o.maxRetryAfterMs, 3600000));
-    const table = o.overrides;
-    if (!PICOWS_DEVICE && table) {
-      const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
-      for (let i = 0; i < keys.length; i++) {
-        const v = keys[i] ? table[keys[i]] : undefined;
-        if (v === undefined) continue;
-        const cls = typeof v === 'string' ? v : v.class;
-        if (cls) {
-          const c = this.ofClass(cls);
-          d.class = cls;
-          d.action = c.action;
-          d.harder = c.harder;
+    // The host's overrides and hook, in one dead branch for the device (a condition such as
+    // `!PICOWS_DEVICE && table` left a bare `o.overrides;` behind in the device build).
+    if (!PICOWS_DEVICE) {
+      const table = o.overrides;
+      if (table) {
+        const keys = [id, status ? 'http:' + status : '', e.cause, '' + e.code];
+        for (let i = 0; i < keys.length; i++) {
+          const v = keys[i] ? table[keys[i]] : undefined;
+          if (v === undefined) continue;
+          const cls = typeof v === 'string' ? v : v.class;
+          if (cls) {
+            const c = this.ofClass(cls, '');
+            d.class = cls;
+            d.action = c.action;
+            d.harder = c.harder;
+          }
+          if (typeof v !== 'string') {
+            if (v.action) d.action = v.action;
+            if (v.harder !== undefined) d.harder = v.harder;
+            if (v.delayMs !== undefined) d.delayMs = v.delayMs;
+          }
+          break;
         }
-        if (typeof v !== 'string') {
-          if (v.action) d.action = v.action;
-          if (v.harder !== undefined) d.harder = v.harder;
-          if (v.delayMs !== undefined) d.delayMs = v.delayMs;
-        }
-        break;
       }
+      if (o.decide) d = o.decide(e, d);
     }
-    let r = !PICOWS_DEVICE && o.decide ? o.decide(e, d) : d;
-    if (r.class === 'broken-peer' && r.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
-      r = { action: 'stop', class: r.class, harder: r.harder, reason: r.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
+    if (d.class === 'broken-peer' && d.action === 'retry' && ++this.brokenInRow >= orDefault(o.breakerAfter, 5)) {
+      d = { action: 'stop', class: d.class, harder: d.harder, reason: d.reason + ': circuit breaker, ' + this.brokenInRow + ' in a row', tripped: true };
     }
-    if (r.class === 'broken-peer' || r.class === 'rejected') this.record(e, r);
-    return r;
+    // A Diagnostic for the ring (none kept with `diagnostics: 0`).
+    const n = this.ring.length;
+    if (n && (d.class === 'broken-peer' || d.class === 'rejected')) {
+      this.ring[this.written++ % n] = { at: o.now ? o.now() : 0, class: d.class, cause: e.cause, code: e.code, id, detail, reason: d.reason };
+    }
+    return d;
   }
 
   /** A connection stayed up long enough: the breaker starts counting again. */
@@ -194,28 +186,18 @@ export class Policy {
     return out;
   }
 
-  private ofClass(c: PolicyClass): Decision {
+  /**
+   * A class's decision: the default table's action and multiplier (rejected and user
+   * stop; try-later ×4, broken-peer and rejected ×16, the rest ×1), or `classes`'.
+   * Tested in code rather than kept in a table: no table objects live on the heap.
+   */
+  private ofClass(c: PolicyClass, reason: string): Decision {
     const over = !PICOWS_DEVICE && this.opts.classes ? this.opts.classes[c] : undefined;
-    const base = CLASSES[c];
     return {
-      action: over && over.action ? over.action : base[0] ? 'retry' : 'stop',
+      action: over && over.action ? over.action : c === 'rejected' || c === 'user' ? 'stop' : 'retry',
       class: c,
-      harder: over && over.harder !== undefined ? over.harder : base[1],
-      reason: '',
-    };
-  }
-
-  private record(e: Ending, d: Decision): void {
-    const n = this.ring.length;
-    if (!n) return;
-    this.ring[this.written++ % n] = {
-      at: this.opts.now ? this.opts.now() : 0,
-      class: d.class,
-      cause: e.cause,
-      code: e.code,
-      id: e.error ? e.error.id : '',
-      detail: e.error ? e.error.detail : undefined,
-      reason: d.reason,
+      harder: over && over.harder !== undefined ? over.harder : c === 'try-later' ? 4 : c === 'broken-peer' || c === 'rejected' ? 16 : 1,
+      reason,
     };
   }
 }

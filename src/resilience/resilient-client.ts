@@ -26,7 +26,7 @@ import type { Clock } from '../client/clock';
 import { listenerThrew, type CloseEvent } from '../client/events';
 import { keepable, sendable, type Runtime } from '../client/runtime';
 import { Connection, type ConnectionOptions } from '../client/connection';
-import { CONNECTING, OPEN } from '../protocol/ready-state';
+import { OPEN } from '../protocol/ready-state';
 import { dataFrame, newSid, parseAck } from './ack-protocol';
 import { Backoff, type BackoffOptions } from './backoff';
 import { LivenessMonitor, type LivenessOptions } from './liveness';
@@ -114,7 +114,6 @@ export class ResilientClient {
   private ws: Connection | null = null;
   private liveness: LivenessMonitor | null = null;
   private readonly clock: Clock;
-  private readonly random: () => number;
   private timer: unknown;
   private linkTimer: unknown;
   private flushTimer: unknown;
@@ -134,12 +133,12 @@ export class ResilientClient {
 
   constructor(readonly url: string, private readonly rt: Runtime, private readonly opts: ResilientOptions = {}) {
     this.clock = rt.clock;
-    this.random = () => rt.random32() / 4294967296;
+    const random = () => rt.random32() / 4294967296;
     const now = () => this.clock.now();
-    this.backoff = new Backoff(this.random, opts.backoff);
+    this.backoff = new Backoff(random, opts.backoff);
     this.policy = new Policy(Object.assign({ now }, opts.policy));
     this.outbox = new Outbox(Object.assign({ now, acks: !!opts.atLeastOnce }, opts.outbox));
-    this.sid = newSid(this.random);
+    this.sid = newSid(random);
   }
 
   /** Starts connecting (and keeps coming back until stop() or a stop decision). */
@@ -156,7 +155,7 @@ export class ResilientClient {
     this.timer = this.cancel(this.timer);
     this.linkTimer = this.cancel(this.linkTimer);
     const ws = this.ws;
-    if (ws && (ws.readyState === OPEN || ws.readyState === CONNECTING)) ws.close(code, reason);
+    if (ws && ws.readyState <= OPEN) ws.close(code, reason); // CONNECTING or OPEN
     // Already closing (the peer's Close, a protocol error): its close event ends it as the user's stop.
     else if (!ws) this.setStopped('stopped by the application');
   }
@@ -169,10 +168,26 @@ export class ResilientClient {
     // Plain JS on the board may pass anything: what the socket cannot send is refused
     // here, not later inside a timer.
     data = sendable(data);
+    // The bytes it would be on the wire as one message: UTF-8 for text (counted, not
+    // encoded: no allocation), plus the at-least-once wrapper around it (dataFrame():
+    // 26 characters, the sid, and a seq of up to 16 digits).
+    let n: number;
+    if (typeof data !== 'string') n = data.byteLength;
+    else {
+      n = data.length;
+      for (let i = 0; i < data.length; i++) {
+        const c = data.charCodeAt(i);
+        // 1 byte below U+0080, 2 below U+0800, else 3 (a lone surrogate too: it becomes
+        // U+FFFD); a surrogate pair is 4: 3 for its high half, 1 for the low half that
+        // follows one (charCodeAt(-1) is NaN: no high half).
+        if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
+      }
+      if (this.opts.atLeastOnce) n += 42 + this.sid.length;
+    }
     // The socket would throw SEND_TOO_BIG for it later, inside a timer (fatal on
     // Kaluma, kaluma.md §4), or, acked past, lose it silently: refuse it now. 0 is a
     // maximum too (empty messages only), as the protocol reads it.
-    if (this.wireSize(data) > orDefault(this.opts.maxMessage, DEFAULT_MAX_MESSAGE)) {
+    if (n > orDefault(this.opts.maxMessage, DEFAULT_MAX_MESSAGE)) {
       this.tooBig++;
       this.emit({ type: 'dropped', reason: 'too-big' });
       return 'too-big';
@@ -180,7 +195,7 @@ export class ResilientClient {
     const r = this.outbox.push(data, options);
     // A refusal, and whatever this push evicted, expired or replaced.
     this.reportDrops();
-    if (r === 'queued') this.flushSoon();
+    if (r === 'queued' && this.state === 'open') this.flushIn(0);
     return r;
   }
 
@@ -188,11 +203,7 @@ export class ResilientClient {
     const o = this.outbox.stats;
     const droppedBy: { [reason: string]: number } = {};
     let dropped = this.tooBig;
-    for (const k in o.dropped) {
-      const n = (o.dropped as { [k: string]: number })[k];
-      droppedBy[k] = n;
-      dropped += n;
-    }
+    for (const k in o.dropped) dropped += droppedBy[k] = (o.dropped as { [k: string]: number })[k];
     droppedBy['too-big'] += this.tooBig;
     const up = this.openedAt >= 0 ? this.clock.now() - this.openedAt : 0;
     return {
@@ -229,15 +240,26 @@ export class ResilientClient {
     this.attemptsMade++;
     this.setState('connecting');
     if (this.userStopped) return; // a 'state' listener called stop()
-    // The liveness monitor needs the connection and the connection reports to it: both are
-    // set before any callback can run (the connection starts on a later turn).
-    let live: LivenessMonitor | null = null;
+    // The liveness monitor needs the connection and the connection reports to it: the
+    // monitor comes first (it does nothing until start()), its hooks read `ws` only once
+    // it runs, and the connection starts on a later turn.
     let ws: Connection;
+    const live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
     try {
       ws = new Connection(this.url, this.rt, this.opts, {
-        activity: () => live && live.bytesReceived(),
-        pong: (p) => live && live.pongReceived(p),
-        open: () => this.onOpen(ws, live as LivenessMonitor),
+        activity: () => live.bytesReceived(),
+        pong: (p) => live.pongReceived(p),
+        // Open: count it, start the backoff's uptime clock and the liveness watch, send what waits.
+        open: () => {
+          this.opens++;
+          this.openedAt = this.clock.now();
+          this.backoff.opened(this.openedAt);
+          if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
+          live.start();
+          this.setState('open');
+          this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
+          this.flush();
+        },
         text: (data) => this.onMessage(data),
         binary: (data) => this.emit({ type: 'message', data: keepable(this.rt, data) }),
         closed: (ev) => {
@@ -252,19 +274,7 @@ export class ResilientClient {
       return;
     }
     this.ws = ws;
-    live = new LivenessMonitor(this.clock, { sendPing: (p) => ws.ping(p), dead: (silentMs) => ws.abort('PONG_TIMEOUT', { silentMs }) }, this.opts);
     this.liveness = live;
-  }
-
-  private onOpen(ws: Connection, live: LivenessMonitor): void {
-    this.opens++;
-    this.openedAt = this.clock.now();
-    this.backoff.opened(this.openedAt);
-    if (ws.handshakeRtt >= 0) live.addRttSample(ws.handshakeRtt);
-    live.start();
-    this.setState('open');
-    this.emit({ type: 'open', attempt: this.attemptsMade, protocol: ws.protocol });
-    this.flush();
   }
 
   private onMessage(data: string): void {
@@ -315,11 +325,12 @@ export class ResilientClient {
       this.setStopped(decision.reason);
       return;
     }
-    this.scheduleReconnect(decision);
+    this.scheduleReconnect(decision.class, decision.harder, decision.delayMs);
   }
 
-  private scheduleReconnect(d: Decision): void {
-    const wait = this.backoff.next(d.harder, d.delayMs || 0);
+  /** Backs off and connects again; `harder` and `notBeforeMs` are Backoff.next()'s (both default there). */
+  private scheduleReconnect(cls: string, harder?: number, notBeforeMs?: number): void {
+    const wait = this.backoff.next(harder, notBeforeMs);
     if (wait < 0) {
       if (this.backoff.frozen) this.setState('waiting-link');
       else this.setStopped('retry budget spent');
@@ -331,7 +342,7 @@ export class ResilientClient {
       this.connect();
     });
     this.setState('backoff');
-    this.emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: this.backoff.attempt, class: d.class });
+    this.emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: this.backoff.attempt, class: cls });
   }
 
   private setStopped(reason: string): void {
@@ -370,15 +381,16 @@ export class ResilientClient {
     }
     if (this.state === 'waiting-link') {
       this.backoff.thaw();
-      this.scheduleReconnect({ action: 'retry', class: 'transient', harder: 1, reason: 'wifi back' });
+      this.scheduleReconnect('transient');
     }
   }
 
   // ---- the outbox ----
 
-  private flushSoon(): void {
-    if (this.state === 'open' && this.flushTimer === undefined) {
-      this.flushTimer = this.clock.after(0, () => {
+  /** Flushes in `ms` (one timer at a time). */
+  private flushIn(ms: number): void {
+    if (this.flushTimer === undefined) {
+      this.flushTimer = this.clock.after(ms, () => {
         this.flushTimer = undefined;
         this.flush();
       });
@@ -397,44 +409,16 @@ export class ResilientClient {
       // take() drops what expired or was superseded on its way to the next message.
       this.reportDrops();
       if (m === null) return;
-      if (this.opts.atLeastOnce && typeof m === 'string') {
-        ws.send(dataFrame(this.outbox.seq, this.sid, m));
-        this.emit({ type: 'sent', seq: this.outbox.seq, resend: stats.resent !== resent });
-      } else {
-        ws.send(m);
-        this.emit({ type: 'sent', seq: 0, resend: false });
-      }
+      // Text is wrapped with its seq in at-least-once mode; binary goes as it is, seq 0.
+      const wrap = !!this.opts.atLeastOnce && typeof m === 'string';
+      const seq = wrap ? this.outbox.seq : 0;
+      ws.send(wrap ? dataFrame(seq, this.sid, m as string) : m);
+      this.emit({ type: 'sent', seq, resend: wrap && stats.resent !== resent });
       // A listener may have stopped the client, or the send may have failed it.
       if (this.ws !== ws || ws.readyState !== OPEN) return;
     }
     // More waits: look again once the socket has written some (one timer at a time).
-    if (this.outbox.length > this.outbox.inFlight && this.flushTimer === undefined) {
-      this.flushTimer = this.clock.after(10, () => {
-        this.flushTimer = undefined;
-        this.flush();
-      });
-    }
-  }
-
-  /**
-   * Bytes `data` would be on the wire as one message: UTF-8 for text (counted, not
-   * encoded: no allocation), plus the at-least-once wrapper around it (dataFrame():
-   * 26 characters, the sid, and a seq of up to 16 digits).
-   */
-  private wireSize(data: string | Uint8Array): number {
-    if (typeof data !== 'string') return data.byteLength;
-    let n = data.length;
-    for (let i = 0; i < data.length; i++) {
-      const c = data.charCodeAt(i);
-      if (c < 0x80) continue;
-      if (c < 0x800) n += 1;
-      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < data.length && (data.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-        // A surrogate pair: 2 units, 4 bytes.
-        n += 2;
-        i++;
-      } else n += 2; // 3 bytes (a lone surrogate too: it becomes U+FFFD)
-    }
-    return this.opts.atLeastOnce ? n + 42 + this.sid.length : n;
+    if (this.outbox.length > this.outbox.inFlight) this.flushIn(10);
   }
 
   /** Emits one 'dropped' event per message the outbox dropped since the last look. */
