@@ -422,6 +422,48 @@ describe('the Wi-Fi hook', () => {
     c.stop();
   });
 
+  it('watches the link again after stop() and start()', () => {
+    // The firmware starts its client again after a stop decision: the Wi-Fi hook must come back with it.
+    const net = new VirtualNet();
+    let polls = 0;
+    const link = { isUp: (cb: (up: boolean) => void) => { polls++; net.link.isUp(cb); } };
+    const { c } = setup({ link, linkPollInterval: 1000 }, net);
+    c.start();
+    net.runUntil(() => c.state === 'open', 5000);
+    c.stop();
+    net.runUntil(() => c.state === 'stopped', 5000);
+    const before = polls;
+    net.advance(5000);
+    expect(polls).toBe(before); // no polling while stopped
+    c.start();
+    net.runUntil(() => c.state === 'open', 5000);
+    net.advance(5000);
+    expect(polls - before).toBeGreaterThanOrEqual(5);
+    net.linkUp = false;
+    net.advance(1500);
+    expect(c.state).toBe('waiting-link');
+    c.stop();
+  });
+
+  it('does not try while the link is down when started again', () => {
+    const net = new VirtualNet();
+    const { c } = setup({ link: net.link }, net);
+    c.start();
+    net.runUntil(() => c.state === 'open', 5000);
+    c.stop();
+    net.runUntil(() => c.state === 'stopped', 5000);
+    net.linkUp = false;
+    const attempts = net.connectAttempts;
+    c.start();
+    net.advance(60_000);
+    expect(net.connectAttempts).toBe(attempts);
+    expect(c.state).toBe('waiting-link');
+    net.linkUp = true;
+    net.advance(3000);
+    expect(c.state).toBe('open');
+    c.stop();
+  });
+
   it('does not even try while the link is down at start', () => {
     const net = new VirtualNet();
     net.linkUp = false;

@@ -145,6 +145,9 @@ export class ResilientClient {
   start(): void {
     if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.userStopped = false;
+    // Not 'stopped' while it starts again, or the link poll and its first answer (which
+    // come before connect() sets and reports a state) would take it as still stopped.
+    this.state = 'idle';
     if (this.opts.link) this.pollLink();
     this.connect();
   }
@@ -357,11 +360,13 @@ export class ResilientClient {
   private pollLink(): void {
     const link = this.opts.link;
     if (!link || this.state === 'stopped') return;
-    link.isUp((up) => this.onLink(up));
+    // The next poll first: an answer that stops the client (inside isUp on Kaluma, whose
+    // getConnection answers at once) then cancels it like any other.
     this.linkTimer = this.clock.after(this.opts.linkPollInterval || 1000, () => {
       this.linkTimer = undefined;
       this.pollLink();
     });
+    link.isUp((up) => this.onLink(up));
   }
 
   private onLink(up: boolean): void {

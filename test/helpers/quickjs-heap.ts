@@ -200,6 +200,10 @@ export class MemoryPeer {
   silent = false;
   /** Extra header lines for the 101 response (each ending in CRLF): a large response head. */
   extraHead = '';
+  /** When set, upgrades are refused with this HTTP status (and TCP ended), as a server that rejects the device. */
+  refuseStatus = 0;
+  /** Upgrade requests refused so far. */
+  refused = 0;
   private sock = 0;
   private inbuf = Buffer.alloc(0);
   private upgraded = false;
@@ -237,6 +241,12 @@ export class MemoryPeer {
       if (end < 0) return;
       const head = this.inbuf.subarray(0, end).toString('latin1');
       this.inbuf = this.inbuf.subarray(end + 4);
+      if (this.refuseStatus) {
+        this.refused++;
+        this.write(Buffer.from('HTTP/1.1 ' + this.refuseStatus + ' Refused\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+        this.drop();
+        return;
+      }
       const key = /\r\nsec-websocket-key:\s*(\S+)/i.exec(head);
       const accept = createHash('sha1')
         .update((key ? key[1] : '') + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
