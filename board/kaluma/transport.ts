@@ -18,15 +18,11 @@
  *  - data arrives as a Uint8Array backed by the C heap (the runtime marks chunks volatile).
  */
 import type { ConnectTarget, Transport, TransportHandler } from '../../src/client/transport';
+import { latin1String } from '../../src/handshake/client-handshake';
 import type { KalumaNet, KalumaSocket } from './kaluma';
 
 /** Most bytes handed to Kaluma's stream between two of its flushes. */
 export const FLUSH_BUDGET = 512;
-
-/** fromCharCode.apply peaks at ~9 B of heap per element: 512 is far below the 8 K safe limit (kaluma.md §9). */
-export function binaryString(bytes: Uint8Array): string {
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
-}
 
 export class KalumaTransport implements Transport {
   readonly maxWrite = FLUSH_BUDGET;
@@ -64,7 +60,8 @@ export class KalumaTransport implements Transport {
 
   write(bytes: Uint8Array): void {
     if (!this.socket) return;
-    this.waiting.push(binaryString(bytes));
+    // A binary string (fromCharCode.apply: the connection writes at most maxWrite bytes at a time, kaluma.md §9).
+    this.waiting.push(latin1String(bytes));
     this.drain();
   }
 

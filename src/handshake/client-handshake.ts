@@ -45,6 +45,16 @@ export function latin1Bytes(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * Bytes as latin1 text, one UTF-16 unit per byte: a response line here, a binary
+ * string for Kaluma's socket in board/kaluma/transport.ts. String.fromCharCode.apply
+ * peaks at ~9 B of heap per element on Kaluma, safe up to about 8 K elements
+ * (kaluma.md §9): callers pass at most maxHeadBytes, or 512 bytes.
+ */
+export function latin1String(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
 export interface ClientHandshakeOptions {
   /** From parseWsUrl(): the Host header's value and the request target. */
   url: { readonly hostHeader: string; readonly path: string };
@@ -69,9 +79,6 @@ export interface HandshakeSuccess {
 
 export const DEFAULT_MAX_HEAD_BYTES = 4096;
 
-const CR = 13;
-const LF = 10;
-
 /** RFC 7230 3.2.6 token (header names, subprotocol names). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What we send in a header value: printable ASCII and tab. Kaluma's socket writes one byte per UTF-16 unit and zeroes units >= 0x100. */
@@ -92,11 +99,6 @@ function badResponse(detail: { [key: string]: unknown }): PicowsError {
   return new PicowsError('HANDSHAKE_BAD_RESPONSE', detail);
 }
 
-/** Bytes as latin1 text: one UTF-16 unit per byte. Lines are bounded by maxHeadBytes, far below the 8 K arguments apply() can take on Kaluma. */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-}
-
 /** Strips RFC 7230 OWS (SP and HTAB only: String.prototype.trim would also eat obs-text 0xA0). */
 function trimOws(s: string): string {
   return s.replace(/^[ \t]+|[ \t]+$/g, '');
@@ -111,23 +113,15 @@ function httpDateSeconds(s: string): number {
 }
 
 /**
- * Retry-After (RFC 7231 7.1.3) in seconds, or undefined when absent or unusable.
- * The HTTP-date form is measured against the response's own Date header: both are
- * the server's clock, and the device has no wall clock (Kaluma's Date.now() starts
- * near 0 at boot, kaluma.md §3). Without a Date header it stays undefined; the
- * raw value is still in headers['retry-after'].
+ * Host only: a Retry-After in the HTTP-date form (RFC 7231 7.1.3), in seconds, or
+ * undefined when absent or unusable. It is measured against the response's own Date
+ * header: both are the server's clock, and the device has no wall clock (Kaluma's
+ * Date.now() starts near 0 at boot, kaluma.md §3). Without a Date header it stays
+ * undefined; the raw value is still in headers['retry-after'].
  */
-function retryAfterSeconds(headers: { [name: string]: string }): number | undefined {
-  const value = headers['retry-after'];
-  if (value === undefined) return undefined;
-  if (/^\d+$/.test(value)) return +value;
-  // The device build reads delta-seconds only (src/device.d.ts): an HTTP-date leaves the
-  // delay to the policy's own backoff, as a missing Date header does here.
-  if (PICOWS_DEVICE) return undefined;
-  else {
-    const delay = httpDateSeconds(value) - httpDateSeconds(headers.date || '');
-    return delay >= 0 ? delay : delay < 0 ? 0 : undefined; // NaN: either date unusable
-  }
+function retryAfterDate(value: string | undefined, date: string | undefined): number | undefined {
+  const delay = httpDateSeconds(value || '') - httpDateSeconds(date || '');
+  return delay >= 0 ? delay : delay < 0 ? 0 : undefined; // NaN: either date unusable
 }
 
 export class ClientHandshake {
@@ -205,18 +199,26 @@ export class ClientHandshake {
    */
   receive(chunk: Uint8Array): number {
     if (this.result || this.error) {
-      throw new PicowsError('INTERNAL_ERROR', undefined, PICOWS_DEVICE ? undefined : 'ClientHandshake.receive() after the outcome was known');
+      throw new PicowsError('INTERNAL_ERROR', undefined, PICOWS_DEVICE ? '' : 'ClientHandshake.receive() after the outcome was known');
     }
     const head = this.head;
     let n = this.headLength;
     let state = this.crlfState;
-    for (let i = 0; i < chunk.length; i++) {
+    // Every break is an outcome, at byte i.
+    let i = 0;
+    for (; i < chunk.length; i++) {
       const b = chunk[i];
-      if (n === head.length) return this.fail(new PicowsError('HANDSHAKE_TOO_LARGE', { limit: n }), i + 1);
+      if (n === head.length) {
+        this.error = new PicowsError('HANDSHAKE_TOO_LARGE', { limit: n });
+        break;
+      }
       head[n++] = b;
       // state & 1: the byte before was a CR. Strict CRLF: a LF needs it, anything else must not follow it.
-      if ((b === LF) !== ((state & 1) === 1)) return this.fail(badResponse({ offset: n - 1, reason: b === LF ? 'LF without CR' : 'CR not followed by LF' }), i + 1);
-      if (b === LF) {
+      if ((b === 10) !== ((state & 1) === 1)) {
+        this.error = badResponse({ offset: n - 1, reason: b === 10 ? 'LF without CR' : 'CR not followed by LF' });
+        break;
+      }
+      if (b === 10 /* LF */) {
         if (state === 3) {
           try {
             this.result = this.verify(n);
@@ -224,23 +226,20 @@ export class ClientHandshake {
             // A PicowsError from the checks; anything else would be a bug here, and still fails only this handshake.
             this.error = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { cause: e });
           }
-          this.head = RELEASED;
-          return i + 1;
+          break;
         }
         state = 2;
       } else {
-        state = b === CR ? state + 1 : 0;
+        state = b === 13 /* CR */ ? state + 1 : 0;
       }
+    }
+    if (i < chunk.length) {
+      this.head = RELEASED;
+      return i + 1;
     }
     this.headLength = n;
     this.crlfState = state;
     return -1;
-  }
-
-  private fail(error: PicowsError, index: number): number {
-    this.error = error;
-    this.head = RELEASED;
-    return index;
   }
 
   /**
@@ -258,14 +257,15 @@ export class ClientHandshake {
     let lineStart = 0;
     // Stop before the final empty line's CR.
     for (let i = 0; i < end - 2; i++) {
-      if (head[i] !== CR) continue;
-      const line = latin1(head, lineStart, i);
+      if (head[i] !== 13 /* CR */) continue;
+      const line = latin1String(head.subarray(lineStart, i));
       const first = lineStart === 0;
       lineStart = i + 2;
       let ok = RECEIVED_LINE.test(line);
       if (first) {
+        // A bad status line is the first bad line: reported below like any other.
         status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
-        if (!status) throw badResponse({ line });
+        ok = status !== null;
       } else if (ok && (line.charAt(0) === ' ' || line.charAt(0) === '\t')) {
         // obs-fold: a user agent must replace it with SP (RFC 7230 3.2.4).
         ok = last !== '';
@@ -285,15 +285,19 @@ export class ClientHandshake {
       if (!ok && badLine === null) badLine = line;
     }
 
-    // The head has a first line (it ends with CR LF CR LF), so the loop set status or threw.
-    const code = +(status as RegExpExecArray)[1];
-    const reason = (status as RegExpExecArray)[2] || '';
-    if (code !== 101) {
+    // The head has a first line (it ends with CR LF CR LF): without a status, it is badLine.
+    if (status && status[1] !== '101') {
+      const code = +status[1];
+      const reason = status[2] || '';
+      // Retry-After (RFC 7231 7.1.3) in delta-seconds, else undefined (test() reads a missing one as "undefined").
+      // The device build reads delta-seconds only (src/device.d.ts): an HTTP-date leaves the
+      // delay to the policy's own backoff, as a missing Date header does on the host.
+      const after = headers['retry-after'];
       // 401/403/503... are reported with their status, never as a bare 1006.
       throw new PicowsError(
         'HANDSHAKE_STATUS',
-        { status: code, reason, retryAfter: retryAfterSeconds(headers), headers },
-        PICOWS_DEVICE ? undefined : 'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
+        { status: code, reason, retryAfter: /^\d+$/.test(after) ? +after : PICOWS_DEVICE ? undefined : retryAfterDate(after, headers.date), headers },
+        PICOWS_DEVICE ? '' : 'the server answered the WebSocket upgrade with HTTP ' + code + (reason ? ' ' + reason : '') + ', not 101',
       );
     }
     if (badLine !== null) throw badResponse({ line: badLine });
