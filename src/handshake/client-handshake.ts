@@ -88,7 +88,6 @@ const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
 /** Headers the handshake sets itself, any case; Sec-WebSocket-Extensions because we offer none. */
 const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|protocol|extensions))$/i;
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
-const RELEASED = new Uint8Array(0);
 
 /** `message` is '' in the device build (src/device.d.ts): the id is then the message. */
 function badOption(message: string): PicowsError {
@@ -134,8 +133,8 @@ export class ClientHandshake {
 
   private readonly protocols: string[];
   private readonly requestHead: string;
-  /** The response head so far; released once the outcome is known. */
-  private head: Uint8Array;
+  /** The response head so far; null (released) once the outcome is known, when receive() only throws. */
+  private head: Uint8Array | null;
   private headLength = 0;
   /** How much of the closing CR LF CR LF was just seen: 0 none, 1 CR, 2 CR LF, 3 CR LF CR. */
   private crlfState = 0;
@@ -201,7 +200,7 @@ export class ClientHandshake {
     if (this.result || this.error) {
       throw new PicowsError('INTERNAL_ERROR', undefined, PICOWS_DEVICE ? '' : 'ClientHandshake.receive() after the outcome was known');
     }
-    const head = this.head;
+    const head = this.head as Uint8Array;
     let n = this.headLength;
     let state = this.crlfState;
     // Every break is an outcome, at byte i.
@@ -234,7 +233,7 @@ export class ClientHandshake {
       }
     }
     if (i < chunk.length) {
-      this.head = RELEASED;
+      this.head = null;
       return i + 1;
     }
     this.headLength = n;
@@ -249,7 +248,7 @@ export class ClientHandshake {
    * of the first failed check.
    */
   private verify(end: number): HandshakeSuccess {
-    const head = this.head;
+    const head = this.head as Uint8Array;
     const headers: { [name: string]: string } = Object.create(null);
     let status: RegExpExecArray | null = null;
     let badLine: string | null = null;
