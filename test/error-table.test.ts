@@ -47,3 +47,11 @@ describe('the error table', () => {
     for (const id of LOOKALIKES) expect([id, host.closeCodeOf(id), device.closeCodeOf(id)]).toEqual([id, 1011, 1011]);
   });
 });
+
+describe('coreErrorName', () => {
+  it('names every core id, and nothing else', async () => {
+    const { CORE_ERRORS, coreErrorName } = await import('../src/core/error-ids');
+    for (const [n, name] of CORE_ERRORS) expect(coreErrorName(n)).toBe(name);
+    for (const n of [0, -1, 16, 1.5, NaN, Infinity, 2 ** 32 + 1]) expect(coreErrorName(n)).toBe('UNKNOWN');
+  });
+});

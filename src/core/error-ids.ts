@@ -26,6 +26,7 @@ export const CORE_ERRORS = [
 export * from './error-numbers';
 
 export function coreErrorName(id: number): string {
-  for (let i = 0; i < CORE_ERRORS.length; i++) if (CORE_ERRORS[i][0] === id) return CORE_ERRORS[i][1];
-  return 'UNKNOWN';
+  // The table is in id order from 1; the id check keeps a gap or a reordering honest.
+  const e = CORE_ERRORS[id - 1];
+  return e && e[0] === id ? e[1] : 'UNKNOWN';
 }
