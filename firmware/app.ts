@@ -25,14 +25,8 @@ import { loadConfig } from './config';
 declare const storage: KalumaStorage | undefined;
 declare const millis: () => number;
 
-const TICK_MS = 500;
-/** The RP2040's watchdog tops out near 8.3 s; Kaluma's WDT cannot be stopped once armed. */
-const WATCHDOG_MS = 8000;
-/** While Wi-Fi is down: scan at once, then after 3 s, 6 s, 12 s, ... up to every 30 s. */
-const REJOIN_FIRST_MS = 3000;
-const REJOIN_MAX_MS = 30000;
-/** After a stop decision (e.g. the server refused the upgrade), try again this much later. */
-const RESTART_AFTER_STOP_MS = 60000;
+// The timings are literals where they are used: a named constant would be one more
+// binding in the device heap for the program's life.
 
 const store: KalumaStorage | null =
   typeof storage !== 'undefined' && storage ? storage : null;
@@ -44,14 +38,16 @@ const led = new StatusLed(new (require('pico_cyw43') as KalumaCyw43).PicoCYW43()
 
 let linkUp = false;
 let heapHighWater = 0;
-let joinDelay = REJOIN_FIRST_MS;
+/** While Wi-Fi is down: scan at once, then after 3 s, 6 s, 12 s, ... up to every 30 s. */
+let joinDelay = 3000;
 let nextJoinAt = 0;
 let feedWatchdog = () => {};
 
 /** Blocks the event loop: 30 s when it fails (Kaluma's CONNECT_TIMEOUT). */
 function join(): void {
   feedWatchdog();
-  link.join(cfg.ssid || undefined, cfg.password || undefined, (ok) => {
+  // No SSID set (''): KalumaLink joins with {}, and Kaluma's wifi module uses its own storage keys.
+  link.join(cfg.ssid, cfg.password || undefined, (ok) => {
     linkUp = ok;
     retryLater(ok);
     console.log(ok ? 'wifi up' : 'wifi join failed');
@@ -60,24 +56,12 @@ function join(): void {
 
 function retryLater(reset: boolean): void {
   if (reset) {
-    joinDelay = REJOIN_FIRST_MS;
+    joinDelay = 3000;
     nextJoinAt = 0;
     return;
   }
   nextJoinAt = millis() + joinDelay;
-  joinDelay = Math.min(joinDelay * 2, REJOIN_MAX_MS);
-}
-
-/**
- * Once the watchdog is armed, a failed 30 s join would reset the board and lose the
- * queued readings: scan first (about 2 s) and join only when the access point is heard.
- */
-function rejoin(): void {
-  feedWatchdog();
-  retryLater(false);
-  link.hears(cfg.ssid || undefined, (heard) => {
-    if (heard) join();
-  });
+  joinDelay = Math.min(joinDelay * 2, 30000);
 }
 
 function sampleHeap(): number {
@@ -91,7 +75,8 @@ function sampleHeap(): number {
 // At boot the watchdog is not armed yet: a join that blocks 30 s costs nothing but time.
 join();
 try {
-  const watchdog = new (require('wdt') as KalumaWdt).WDT(WATCHDOG_MS);
+  // 8 s: the RP2040's watchdog tops out near 8.3 s; Kaluma's WDT cannot be stopped once armed.
+  const watchdog = new (require('wdt') as KalumaWdt).WDT(8000);
   feedWatchdog = () => watchdog.feed();
 } catch (e) {
   console.error('no watchdog', e);
@@ -124,9 +109,25 @@ client.onevent = (ev) => {
     console.log('retry', ev.delayMs);
   } else if (ev.type === 'stopped') {
     console.error('stopped:', ev.reason);
-    setTimeout(() => client.start(), RESTART_AFTER_STOP_MS);
+    // After a stop decision (e.g. the server refused the upgrade), try again a minute later.
+    setTimeout(() => client.start(), 60000);
   }
 };
+
+// The 500 ms tick of the header: watchdog, LED, heap sample, rejoining.
+setInterval(() => {
+  feedWatchdog();
+  led.show(ledPattern(client.state, linkUp));
+  sampleHeap();
+  if (!linkUp && millis() >= nextJoinAt) {
+    // Once the watchdog is armed, a failed 30 s join would reset the board and lose the
+    // queued readings: scan first (about 2 s) and join only when the access point is heard.
+    retryLater(false);
+    link.hears(cfg.ssid, (heard) => {
+      if (heard) join();
+    });
+  }
+}, 500);
 
 /**
  * One reading, flat and with short keys (every byte is kept in the outbox while the
@@ -139,9 +140,9 @@ client.onevent = (ev) => {
  */
 let readings = 0;
 
-function reading(): string {
+setInterval(() => {
   const s = client.stats;
-  return JSON.stringify({
+  client.send(JSON.stringify({
     // n counts this boot's readings: a gap at the server that `drop` does not explain is a loss.
     n: ++readings,
     up: millis(),
@@ -162,18 +163,7 @@ function reading(): string {
     last: s.lastClose ? s.lastClose.cause : null,
     // What broke, told to the server on the next connection (the policy's ring stays on the board).
     err: s.lastClose ? s.lastClose.errorId : null,
-  });
-}
-
-setInterval(() => {
-  feedWatchdog();
-  led.show(ledPattern(client.state, linkUp));
-  sampleHeap();
-  if (!linkUp && millis() >= nextJoinAt) rejoin();
-}, TICK_MS);
-
-setInterval(() => {
-  client.send(reading());
+  }));
 }, cfg.telemetryMs);
 
 console.log('picows telemetry', cfg.url, cfg.telemetryMs);
