@@ -27,7 +27,7 @@ export class KalumaLink implements LinkMonitor {
   }
 
   /**
-   * Whether the access point is on the air (any, when no SSID is given). A scan
+   * Whether the access point is on the air (any, when no SSID is given: undefined or ''). A scan
    * blocks about 2 s, a join that fails 30 s (CONNECT_TIMEOUT): longer than the
    * RP2040's watchdog allows (about 8.3 s), so while the watchdog is armed the app
    * scans first and joins only an access point it can hear.
@@ -38,10 +38,7 @@ export class KalumaLink implements LinkMonitor {
       this.wifi.scan((_err, results) => {
         answered = true;
         let heard = false;
-        if (results && results.length) {
-          if (!ssid) heard = true;
-          else for (let i = 0; i < results.length; i++) if (results[i] && results[i].ssid === ssid) heard = true;
-        }
+        if (results) for (let i = 0; i < results.length; i++) if (!ssid || (results[i] && results[i].ssid === ssid)) heard = true;
         cb(heard);
       });
     } catch (e) {
@@ -54,7 +51,8 @@ export class KalumaLink implements LinkMonitor {
    * back with whether the link is up afterwards. connect()'s callback cannot say
    * (its error reads as success), so the verdict is the `connected` event or, when
    * the radio was already joined (Kaluma then skips the join and fires nothing),
-   * getConnection returning an info object.
+   * getConnection returning an info object. Without an SSID (undefined or '') it joins
+   * with {}: Kaluma's wifi module then reads its own storage keys.
    */
   join(ssid: string | undefined, password: string | undefined, cb: (ok: boolean) => void): void {
     if (!this.listening) {
