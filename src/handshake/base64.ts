@@ -13,14 +13,13 @@ export function base64Encode(bytes: Uint8Array): string {
   let out = '';
   const n = bytes.length;
   for (let i = 0; i < n; i += 3) {
-    const b1 = i + 1 < n ? bytes[i + 1] : 0;
-    const b2 = i + 2 < n ? bytes[i + 2] : 0;
-    const triple = (bytes[i] << 16) | (b1 << 8) | b2;
+    // Past the end a Uint8Array reads undefined, which << and | take as 0.
+    const triple = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
     out +=
-      ALPHABET.charAt(triple >> 18) +
-      ALPHABET.charAt((triple >> 12) & 63) +
-      (i + 1 < n ? ALPHABET.charAt((triple >> 6) & 63) : '=') +
-      (i + 2 < n ? ALPHABET.charAt(triple & 63) : '=');
+      ALPHABET[triple >> 18] +
+      ALPHABET[(triple >> 12) & 63] +
+      (i + 1 < n ? ALPHABET[(triple >> 6) & 63] : '=') +
+      (i + 2 < n ? ALPHABET[triple & 63] : '=');
   }
   return out;
 }

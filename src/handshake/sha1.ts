@@ -33,14 +33,8 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   let h4 = 0xc3d2e1f0 | 0;
 
   for (let block = 0; block < paddedLength; block += 64) {
-    for (let t = 0; t < 16; t++) {
-      const i = block + (t << 2);
-      W[t] =
-        (byteAt(bytes, i, paddedLength) << 24) |
-        (byteAt(bytes, i + 1, paddedLength) << 16) |
-        (byteAt(bytes, i + 2, paddedLength) << 8) |
-        byteAt(bytes, i + 3, paddedLength);
-    }
+    // Big-endian words: four shifts of 8 push whatever the word held before out of its 32 bits.
+    for (let i = 0; i < 64; i++) W[i >> 2] = (W[i >> 2] << 8) | byteAt(bytes, block + i, paddedLength);
     for (let t = 16; t < 80; t++) {
       const x = W[t - 3] ^ W[t - 8] ^ W[t - 14] ^ W[t - 16];
       W[t] = (x << 1) | (x >>> 31);
@@ -52,21 +46,9 @@ export function sha1(bytes: Uint8Array): Uint8Array {
     let d = h3;
     let e = h4;
     for (let t = 0; t < 80; t++) {
-      let f: number;
-      let k: number;
-      if (t < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (t < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (t < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
+      // Rounds 0-19: Ch; 20-39 and 60-79: Parity; 40-59: Maj. Each with its constant.
+      const f = t < 20 ? (b & c) | (~b & d) : t < 40 || t >= 60 ? b ^ c ^ d : (b & c) | (b & d) | (c & d);
+      const k = t < 20 ? 0x5a827999 : t < 40 ? 0x6ed9eba1 : t < 60 ? 0x8f1bbcdc | 0 : 0xca62c1d6 | 0;
       const temp = (((a << 5) | (a >>> 27)) + f + e + k + W[t]) | 0;
       e = d;
       d = c;
