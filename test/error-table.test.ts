@@ -55,3 +55,21 @@ describe('coreErrorName', () => {
     for (const n of [0, -1, 16, 1.5, NaN, Infinity, 2 ** 32 + 1]) expect(coreErrorName(n)).toBe('UNKNOWN');
   });
 });
+
+describe('causeOfError', () => {
+  it('gives every id, and a few lookalikes, the cause it always did', async () => {
+    const { causeOfError } = await import('../src/client/close-cause');
+    const expected: { [cause: string]: string[] } = {
+    'protocol-error': ['RESERVED_BITS', 'RESERVED_OPCODE', 'MASKED_FRAME', 'FRAGMENTED_CONTROL', 'CONTROL_TOO_LONG', 'LENGTH_TOP_BIT', 'NON_MINIMAL_LENGTH', 'UNEXPECTED_CONTINUATION', 'EXPECTED_CONTINUATION', 'MESSAGE_TOO_BIG', 'INVALID_UTF8', 'TRUNCATED_UTF8', 'CLOSE_PAYLOAD_ONE_BYTE', 'INVALID_CLOSE_CODE', 'INVALID_CLOSE_REASON', 'INVALID_HANDSHAKE_OPTIONS', 'NOT_OPEN', 'SEND_TOO_BIG', 'INVALID_CLOSE_ARGS', 'NOT_ON_DEVICE', 'INTERNAL_ERROR', 'UNKNOWN', 'CONNECT', 'CONNECTION_LOSTX'],
+    'transport-error': ['INVALID_URL', 'TLS_UNAVAILABLE', 'CONNECT_FAILED', 'CONNECTION_LOST', 'TRANSPORT_ERROR'],
+    'handshake-rejected': ['HANDSHAKE_STATUS'],
+    'handshake-failed': ['HANDSHAKE_BAD_RESPONSE', 'HANDSHAKE_UPGRADE', 'HANDSHAKE_CONNECTION', 'HANDSHAKE_ACCEPT', 'HANDSHAKE_SUBPROTOCOL', 'HANDSHAKE_EXTENSION', 'HANDSHAKE_TOO_LARGE'],
+    'handshake-timeout': ['HANDSHAKE_TIMEOUT'],
+    'connect-timeout': ['CONNECT_TIMEOUT'],
+    'pong-timeout': ['PONG_TIMEOUT'],
+    'wifi-lost': ['WIFI_LOST'],
+    'close-timeout': ['CLOSE_TIMEOUT'],
+    };
+    for (const cause in expected) for (const id of expected[cause]) expect([id, causeOfError(id)]).toEqual([id, cause]);
+  });
+});

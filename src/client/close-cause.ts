@@ -30,6 +30,6 @@ export function causeOfError(id: string): CloseCause {
   if (id === 'HANDSHAKE_STATUS') return 'handshake-rejected';
   // handshake-timeout, connect-timeout, close-timeout, pong-timeout, wifi-lost: the id in lower case, '_' as '-'.
   if (/^(?:(?:HANDSHAKE|CONNECT|CLOSE|PONG)_TIMEOUT|WIFI_LOST)$/.test(id)) return id.toLowerCase().replace('_', '-') as CloseCause;
-  if (/^(?:CONNECT_FAILED|CONNECTION_LOST|TRANSPORT_ERROR|TLS_UNAVAILABLE|INVALID_URL)$/.test(id)) return 'transport-error';
+  if (/^(?:CONNECT(?:_FAILED|ION_LOST)|TRANSPORT_ERROR|TLS_UNAVAILABLE|INVALID_URL)$/.test(id)) return 'transport-error';
   return id.indexOf('HANDSHAKE_') === 0 ? 'handshake-failed' : 'protocol-error';
 }
