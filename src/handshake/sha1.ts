@@ -4,28 +4,17 @@
  *
  * JerryScript-friendly: 32-bit arithmetic with `| 0` and `>>> 0`, no Math.imul,
  * and one preallocated 80-word message schedule, so a call allocates only its
- * 20-byte result. The padding is read through byteAt() instead of being copied.
+ * 20-byte result. The padding is computed byte by byte instead of being copied.
  */
 import { putUint32 } from '../bytes';
 
 /** The message schedule, shared by every call (hashing is synchronous). */
 const W = new Int32Array(80);
 
-/** Byte `i` of the padded message: data, then 0x80, zeros, and the 64-bit big-endian bit length. */
-function byteAt(bytes: Uint8Array, i: number, paddedLength: number): number {
-  const n = bytes.length;
-  if (i < n) return bytes[i];
-  if (i === n) return 0x80;
-  const fromEnd = paddedLength - 1 - i; // 0 = the length's least significant byte
-  if (fromEnd >= 8) return 0;
-  // bit length = n * 8, split so that lengths beyond 2^29 bytes stay exact
-  if (fromEnd < 4) return ((n << 3) >>> (fromEnd << 3)) & 0xff;
-  return (Math.floor(n / 0x20000000) >>> ((fromEnd - 4) << 3)) & 0xff;
-}
-
 export function sha1(bytes: Uint8Array): Uint8Array {
   // Room for the data, the 0x80 byte and the 8-byte length, rounded up to 64-byte blocks.
-  const paddedLength = (((bytes.length + 8) >> 6) + 1) << 6;
+  const n = bytes.length;
+  const paddedLength = (((n + 8) >> 6) + 1) << 6;
   let h0 = 0x67452301;
   let h1 = 0xefcdab89 | 0;
   let h2 = 0x98badcfe | 0;
@@ -33,8 +22,20 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   let h4 = 0xc3d2e1f0 | 0;
 
   for (let block = 0; block < paddedLength; block += 64) {
-    // Big-endian words: four shifts of 8 push whatever the word held before out of its 32 bits.
-    for (let i = 0; i < 64; i++) W[i >> 2] = (W[i >> 2] << 8) | byteAt(bytes, block + i, paddedLength);
+    for (let i = block; i < block + 64; i++) {
+      // Byte i of the padded message: data, then 0x80, zeros, and the 64-bit big-endian bit
+      // length (fromEnd 0: its least significant byte), n * 8 split so that lengths beyond
+      // 2^29 bytes stay exact.
+      const fromEnd = paddedLength - 1 - i;
+      const byte =
+        i < n ? bytes[i]
+        : i === n ? 0x80
+        : fromEnd >= 8 ? 0
+        : fromEnd < 4 ? (n << 3) >>> (fromEnd << 3)
+        : Math.floor(n / 0x20000000) >>> ((fromEnd - 4) << 3);
+      // Big-endian words: four shifts of 8 push whatever the word held before out of its 32 bits.
+      W[(i & 63) >> 2] = (W[(i & 63) >> 2] << 8) | (byte & 0xff);
+    }
     for (let t = 16; t < 80; t++) {
       const x = W[t - 3] ^ W[t - 8] ^ W[t - 14] ^ W[t - 16];
       W[t] = (x << 1) | (x >>> 31);
