@@ -21,11 +21,9 @@ import type { ConnectTarget, Transport, TransportHandler } from '../../src/clien
 import { latin1String } from '../../src/handshake/client-handshake';
 import type { KalumaNet, KalumaSocket } from './kaluma';
 
-/** Most bytes handed to Kaluma's stream between two of its flushes. */
-export const FLUSH_BUDGET = 512;
-
 export class KalumaTransport implements Transport {
-  readonly maxWrite = FLUSH_BUDGET;
+  /** Most bytes handed to Kaluma's stream between two of its flushes. */
+  readonly maxWrite = 512;
   private socket: KalumaSocket | null = null;
   /** Bytes given to the stream since its last flush. */
   private sinceFlush = 0;
@@ -89,11 +87,9 @@ export class KalumaTransport implements Transport {
   private drain(): void {
     const s = this.socket;
     const w = this.waiting;
-    if (!s) {
-      w.length = 0;
-      return;
-    }
-    while (w.length && this.sinceFlush + w[0].length <= FLUSH_BUDGET) {
+    // No socket: destroyed, and destroy() emptied `waiting` (write() queues nothing without one).
+    if (!s) return;
+    while (w.length && this.sinceFlush + w[0].length <= this.maxWrite) {
       const chunk = w.shift() as string;
       this.sinceFlush += chunk.length;
       s.write(chunk);
