@@ -265,7 +265,7 @@ export class ClientHandshake {
         // A bad status line is the first bad line: reported below like any other.
         status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
         ok = status !== null;
-      } else if (ok && (line.charAt(0) === ' ' || line.charAt(0) === '\t')) {
+      } else if (ok && (line[0] === ' ' || line[0] === '\t')) {
         // obs-fold: a user agent must replace it with SP (RFC 7230 3.2.4).
         ok = last !== '';
         if (ok) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));

@@ -58,7 +58,7 @@ export function parseWsUrl(url: string, opts: { tls: boolean }): WsUrl {
     secure,
     host,
     port,
-    path: target.charAt(0) === '?' ? '/' + target : target,
+    path: target[0] === '?' ? '/' + target : target,
     hostHeader: (ipv6 ? '[' + host + ']' : host) + (port !== defaultPort ? ':' + port : ''),
   };
 }
