@@ -142,6 +142,7 @@ let readings = 0;
 
 setInterval(() => {
   const s = client.stats;
+  const last = s.lastClose;
   client.send(JSON.stringify({
     // n counts this boot's readings: a gap at the server that `drop` does not explain is a loss.
     n: ++readings,
@@ -160,9 +161,9 @@ setInterval(() => {
     drop: s.dropped,
     q: s.queued,
     rtt: s.rttMs,
-    last: s.lastClose ? s.lastClose.cause : null,
+    last: last ? last.cause : null,
     // What broke, told to the server on the next connection (the policy's ring stays on the board).
-    err: s.lastClose ? s.lastClose.errorId : null,
+    err: last ? last.errorId : null,
   }));
 }, cfg.telemetryMs);
 
