@@ -88,6 +88,12 @@ describe('LivenessMonitor', () => {
     const e = monitor({ pongTimeout: 1000, pongTimeoutFloor: 3000 }).m;
     e.addRttSample(1);
     expect(e.deadline).toBe(1000);
+    // So is the default floor (2 s): a lowered ceiling alone holds after the first sample too.
+    const f = monitor({ pongTimeout: 1000 }).m;
+    f.addRttSample(1);
+    expect(f.deadline).toBe(1000);
+    f.addRttSample(5000);
+    expect(f.deadline).toBe(1000);
   });
 
   it('takes an RTT sample only from the pong that answers its own ping', () => {

@@ -113,11 +113,8 @@ export async function telemetryCommand(args: string[], out?: (line: string) => v
 
   const opts: ResilientOptions = { atLeastOnce };
   if (pingInterval !== undefined) opts.pingInterval = pingInterval as number;
-  if (pongTimeout !== undefined) {
-    opts.pongTimeout = pongTimeout as number;
-    // The floor follows a lowered ceiling (LivenessMonitor clamps it).
-    if ((pongTimeout as number) < 2000) opts.pongTimeoutFloor = pongTimeout as number;
-  }
+  // A lowered ceiling brings the floor down with it (LivenessMonitor clamps it).
+  if (pongTimeout !== undefined) opts.pongTimeout = pongTimeout as number;
   if (maxQueue !== undefined) opts.outbox = { maxCount: maxQueue as number, maxBytes: Math.max(4096, (maxQueue as number) * BYTES_PER_QUEUED) };
   if (backoffBase !== undefined || backoffCap !== undefined) {
     opts.backoff = {};

@@ -28,7 +28,7 @@ export interface LivenessOptions {
   pingInterval?: number;
   /** The pong deadline's ceiling (and its value before any RTT is known), ms. Default 5000. */
   pongTimeout?: number;
-  /** The pong deadline's floor, ms. Default 2000. */
+  /** The pong deadline's floor, ms. Default 2000, and never above pongTimeout. */
   pongTimeoutFloor?: number;
 }
 
@@ -57,7 +57,8 @@ export class LivenessMonitor {
   constructor(private readonly clock: Clock, private readonly hooks: LivenessHooks, opts: LivenessOptions = {}) {
     this.intervalMs = orDefault(opts.pingInterval, 5000);
     this.deadlineMaxMs = orDefault(opts.pongTimeout, 5000);
-    this.deadlineMinMs = opts.pongTimeoutFloor === undefined ? 2000 : Math.min(opts.pongTimeoutFloor, this.deadlineMaxMs);
+    // The floor never exceeds the ceiling, the default floor included: pongTimeout 1000 alone means at most 1 s.
+    this.deadlineMinMs = Math.min(orDefault(opts.pongTimeoutFloor, 2000), this.deadlineMaxMs);
   }
 
   /** The pong deadline in force now, ms. */
