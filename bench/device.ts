@@ -5,13 +5,17 @@
  *   - the bundle's bytes against the 24 KiB size budget;
  *   - its heap in QuickJS, measured by test/helpers/quickjs-heap.ts (the same harness
  *     and the same scenario as test/firmware-budget.test.ts): connected and idle, the
- *     peak while a 4 KiB text message arrives, and idle again afterwards.
+ *     peak while a 4 KiB text message arrives, and idle again afterwards;
+ *   - the worst case of test/firmware-heap-worst-case.test.ts (test/helpers/heap-worst-case.ts):
+ *     40 reconnects, a 150 s outage that fills the outbox, the return with a 3.5 KB
+ *     response head and the queue replayed, an 8 KiB message in 8 fragments.
  * JerryScript 2.4 itself is not reachable from a package registry; QuickJS figures
  * are upper bounds for it (firmware/README.md, "Reading the figures").
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../board/node/core';
+import { describeWorstCase, runWorstCase, type WorstCase } from '../test/helpers/heap-worst-case';
 import { HeapBoard, KALUMA_HEAP } from '../test/helpers/quickjs-heap';
 import { check, progress, target } from './harness';
 import type { Row, Section, SectionResult } from './harness';
@@ -60,6 +64,20 @@ async function measureHeap(code: string): Promise<HeapRun> {
   }
 }
 
+/** The worst-case scenario on a fresh board (the test's: test/firmware-heap-worst-case.test.ts). */
+async function measureWorstCase(code: string): Promise<WorstCase> {
+  const board = await HeapBoard.create(code, { WS_URL: 'ws://10.0.0.2:8080/', TELEMETRY_MS: '3000' });
+  try {
+    const w = runWorstCase(board);
+    const errors = board.errors();
+    check(errors.length === 0, 'the firmware threw in the worst case: ' + errors.join('; '));
+    check(w.connectsBefore === 41, 'the firmware reconnected ' + (w.connectsBefore - 1) + ' times of 40');
+    return w;
+  } finally {
+    board.dispose();
+  }
+}
+
 function budgetRows(name: string, value: number, budget: number, budgetName: string): Row[] {
   return [
     { name, impl: 'picows firmware', metric: 'size', value, unit: 'bytes', ratio: value / budget, ratioTo: budgetName },
@@ -85,6 +103,9 @@ async function runDevice(): Promise<SectionResult> {
   const modules = bytesByModule(fw.metafile);
   progress('device: heap in QuickJS');
   const heap = await measureHeap(fw.code);
+  progress('device: worst-case heap in QuickJS (40 reconnects, an outage, the return, 8 KiB)');
+  const worst = await measureWorstCase(fw.code);
+  const worstPeak = Math.max(worst.outagePeak, worst.returnPeak, worst.messagePeak);
   progress('');
   const rows: Row[] = [
     ...budgetRows('bundle (minified es2019, one script)', fw.bytes, BUNDLE_BUDGET, 'budget 24 KiB'),
@@ -92,6 +113,8 @@ async function runDevice(): Promise<SectionResult> {
     ...budgetRows('heap: peak receiving a 4 KiB message', heap.peak, PEAK_BUDGET, 'budget 64 KiB'),
     ...budgetRows('heap: idle after that message', heap.after, STEADY_BUDGET + RETAINED_BUFFER_MAX, 'budget 56 KiB'),
     ...budgetRows('heap: peak vs the whole Kaluma heap', heap.peak, KALUMA_HEAP, 'Kaluma heap'),
+    ...budgetRows('heap: worst-case peak (outage, return, 8 KiB message)', worstPeak, PEAK_BUDGET, 'budget 64 KiB'),
+    ...budgetRows('heap: growth from reconnect 10 to 40', worst.live[1] - worst.live[0], 512, 'budget 512 B'),
   ];
   const f = heap.figures;
   const top = modules
@@ -105,6 +128,8 @@ async function runDevice(): Promise<SectionResult> {
       target('heap connected and idle (bytes)', heap.steady, '<=', STEADY_BUDGET, 'bytes'),
       target('heap peak receiving 4 KiB (bytes)', heap.peak, '<=', PEAK_BUDGET, 'bytes'),
       target('heap idle after 4 KiB (bytes)', heap.after, '<=', STEADY_BUDGET + RETAINED_BUFFER_MAX, 'bytes'),
+      target('heap worst-case peak (bytes)', worstPeak, '<=', PEAK_BUDGET, 'bytes'),
+      target('heap growth over 30 reconnects (bytes)', worst.live[1] - worst.live[0], '<=', 512, 'bytes'),
     ],
     notes: [
       'bundle: buildFirmware({ outfile: null, metafile: null }) from firmware/build.mjs, ' + fw.mangled + ' private names mangled; largest modules (bytes): ' + top,
@@ -113,6 +138,7 @@ async function runDevice(): Promise<SectionResult> {
       'QuickJS: empty context ' + f.empty + ' B, Kaluma stand-in +' + (f.standins - f.empty) + ' B, compiled bundle +' + (f.parsed - f.standins) +
         ' B (QuickJS keeps source and its own bytecode: reported, not budgeted; firmware/README.md)',
       'QuickJS objects cost more than JerryScript\'s (48 B + shapes vs 16-44 B): the heap figures are upper bounds for the device; peaks are sampled, a spike between samples can be missed',
+      'worst case (test/helpers/heap-worst-case.ts): ' + describeWorstCase(worst),
       'idle-after budget = steady + 8 KiB: the protocol keeps its reassembly buffer (up to maxMessage) so that it allocates nothing per message',
     ],
   };

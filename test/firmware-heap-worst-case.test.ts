@@ -15,6 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFirmware } from '../firmware/build.mjs';
+import { describeWorstCase, runWorstCase, type WorstCase } from './helpers/heap-worst-case';
 import { HeapBoard } from './helpers/quickjs-heap';
 
 /** The same peak budget as firmware-budget.test.ts. */
@@ -23,84 +24,15 @@ const PEAK_BUDGET = 64 * 1024;
 const RECONNECT_GROWTH_MAX = 512;
 /** The outbox's byte bound (src/resilience/outbox.ts) plus its per-message bookkeeping. */
 const OUTBOX_HELD_MAX = 4096 + 4096;
-/** maxMessage, the largest message the client accepts by default. */
-const MESSAGE = '{"cmd":"config","pad":"' + 'y'.repeat(8 * 1024 - 25) + '"}';
 
 let board: HeapBoard;
-const live: number[] = [];
-let steady = 0;
-/** Live data 10 s, 90 s and 150 s into the outage. */
-const outage: number[] = [];
-let outagePeak = 0;
-let returnPeak = 0;
-let messagePeak = 0;
-let deliveredBefore = 0;
-let connectsBefore = 0;
-
-/** Runs until the peer has a new upgraded connection (at most 2 min of board time). */
-function reconnect(b: HeapBoard): void {
-  const n = b.peer.connections;
-  for (let t = 0; t < 120000 && !(b.peer.connected && b.peer.connections > n); t += 500) b.advance(500);
-  if (!(b.peer.connected && b.peer.connections > n)) throw new Error('the board did not reconnect within 2 minutes');
-}
+let w: WorstCase;
 
 beforeAll(async () => {
   const fw = await buildFirmware({ outfile: null, metafile: null });
   board = await HeapBoard.create(fw.code, { WS_URL: 'ws://10.0.0.2:8080/', TELEMETRY_MS: '3000' });
-  board.boot();
-  board.advance(6000);
-  board.collect();
-  steady = board.data();
-
-  for (let cycle = 1; cycle <= 40; cycle++) {
-    if (cycle % 2) board.peer.drop();
-    else {
-      board.peer.silent = true;
-      board.advance(15000);
-      board.peer.silent = false;
-    }
-    reconnect(board);
-    board.advance(4000);
-    // A handful of collections per runtime (each costs more than the one before).
-    if (cycle === 10 || cycle === 40) {
-      board.collect();
-      live.push(board.data());
-    }
-  }
-  deliveredBefore = board.peer.deliveries.length;
-  connectsBefore = board.peer.connections;
-
-  board.resetPeak();
-  board.setWifi(false);
-  board.advance(10000);
-  board.collect();
-  outage.push(board.data());
-  board.advance(80000);
-  board.collect();
-  outage.push(board.data());
-  board.advance(60000);
-  board.collect();
-  outage.push(board.data());
-  outagePeak = board.peakData();
-
-  // Back, to a server whose 101 response head is 3.5 KB (maxHeadBytes is 4096).
-  board.peer.extraHead = Array.from({ length: 35 }, (_, i) => `X-Pad-${String(i).padStart(2, '0')}: ${'p'.repeat(88)}\r\n`).join('');
-  board.setWifi(true);
-  board.resetPeak();
-  reconnect(board);
-  board.advance(20000);
-  returnPeak = board.peakData();
-
-  board.resetPeak();
-  board.peer.sendFragmented(MESSAGE, 8);
-  board.advance(10);
-  messagePeak = board.peakData();
-  board.advance(5000);
-  console.log(
-    `QuickJS program data: steady ${steady}; after 10 and 40 reconnects (cycles collected) ${live.join(', ')}; ` +
-      `outage at 10, 90, 150 s: ${outage.join(', ')}, peak ${outagePeak}; return with a 3.5 KB response head and the outbox replayed: peak ${returnPeak}; ` +
-      `8 KiB message in 8 fragments: peak ${messagePeak}`,
-  );
+  w = runWorstCase(board);
+  console.log('QuickJS program data: ' + describeWorstCase(w));
 }, 120000);
 
 afterAll(() => {
@@ -109,8 +41,8 @@ afterAll(() => {
 
 describe('the firmware heap at its worst (QuickJS, above the compiled program)', () => {
   it('reconnected 40 times and kept every reading in order, with nothing thrown', () => {
-    expect(connectsBefore).toBe(41);
-    const ns = board.peer.deliveries.slice(0, deliveredBefore).map((d) => (d.data as { n: number }).n);
+    expect(w.connectsBefore).toBe(41);
+    const ns = board.peer.deliveries.slice(0, w.deliveredBefore).map((d) => (d.data as { n: number }).n);
     // At-least-once across 40 reconnects: every reading 1..N arrived, in order (a resend after a drop may repeat one).
     const distinct = [...new Set(ns)];
     expect(distinct).toEqual(Array.from({ length: distinct.length }, (_, i) => i + 1));
@@ -119,35 +51,35 @@ describe('the firmware heap at its worst (QuickJS, above the compiled program)',
   });
 
   it(`does not grow across reconnects: live data from reconnect 10 to 40 within ${RECONNECT_GROWTH_MAX} bytes`, () => {
-    expect(live).toHaveLength(2);
-    expect(live[1] - live[0]).toBeLessThanOrEqual(RECONNECT_GROWTH_MAX);
-    expect(live[1] - steady).toBeLessThanOrEqual(RECONNECT_GROWTH_MAX * 4);
+    expect(w.live).toHaveLength(2);
+    expect(w.live[1] - w.live[0]).toBeLessThanOrEqual(RECONNECT_GROWTH_MAX);
+    expect(w.live[1] - w.steady).toBeLessThanOrEqual(RECONNECT_GROWTH_MAX * 4);
   });
 
   it('holds a full outbox through a 150 s outage within its bounds, and no more once full', () => {
     // 10 s in: the connection is gone and a few readings wait. By 90 s the outbox is at
     // its bounds (a reading is ~210 bytes, one every 3 s): 150 s holds no more than 90 s.
-    const [early, full, late] = outage;
+    const [early, full, late] = w.outage;
     expect(full - early).toBeGreaterThan(2048);
     expect(full - early).toBeLessThanOrEqual(OUTBOX_HELD_MAX);
     expect(Math.abs(late - full)).toBeLessThanOrEqual(RECONNECT_GROWTH_MAX);
-    expect(outagePeak).toBeLessThanOrEqual(PEAK_BUDGET);
+    expect(w.outagePeak).toBeLessThanOrEqual(PEAK_BUDGET);
   });
 
   it(`comes back (large response head, outbox replayed) within ${PEAK_BUDGET} bytes, and delivers the queue`, () => {
-    expect(board.peer.connections).toBe(connectsBefore + 1);
-    const after = board.peer.deliveries.slice(deliveredBefore).map((d) => (d.data as { n: number }).n);
+    expect(board.peer.connections).toBe(w.connectsBefore + 1);
+    const after = board.peer.deliveries.slice(w.deliveredBefore).map((d) => (d.data as { n: number }).n);
     // The outage held the newest readings the outbox could keep (the oldest gave way), then new ones followed.
     expect(after.length).toBeGreaterThan(10);
     for (let i = 1; i < after.length; i++) expect(after[i]).toBeGreaterThan(after[i - 1]);
-    expect(returnPeak).toBeLessThanOrEqual(PEAK_BUDGET);
+    expect(w.returnPeak).toBeLessThanOrEqual(PEAK_BUDGET);
   });
 
   it(`receives an 8 KiB message in 8 fragments within ${PEAK_BUDGET} bytes, and keeps the connection`, () => {
-    expect(messagePeak).toBeGreaterThan(steady + 8 * 1024);
-    expect(messagePeak).toBeLessThanOrEqual(PEAK_BUDGET);
+    expect(w.messagePeak).toBeGreaterThan(w.steady + 8 * 1024);
+    expect(w.messagePeak).toBeLessThanOrEqual(PEAK_BUDGET);
     expect(board.peer.connected).toBe(true);
-    expect(board.peer.connections).toBe(connectsBefore + 1);
+    expect(board.peer.connections).toBe(w.connectsBefore + 1);
     expect(board.errors()).toEqual([]);
   });
 });
