@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CloseCause } from '../src/client/close-cause';
 import { PicowsError } from '../src/errors';
-import { type Ending, Policy, type PolicyClass } from '../src/resilience/policy';
+import { type Ending, Policy, type PolicyClass, type PolicyOptions } from '../src/resilience/policy';
 
 const end = (cause: CloseCause, code = 1006, id?: string, detail?: { [k: string]: unknown }): Ending => ({
   cause,
@@ -137,6 +137,15 @@ describe('Policy', () => {
     const p = new Policy({ overrides: { 'handshake-failed': 'transient', HANDSHAKE_ACCEPT: { action: 'stop' } } });
     expect(p.decide(end('handshake-failed', 1006, 'HANDSHAKE_UPGRADE')).class).toBe('transient');
     expect(p.decide(end('handshake-failed', 1006, 'HANDSHAKE_ACCEPT'))).toMatchObject({ class: 'broken-peer', action: 'stop' });
+  });
+
+  it('refuses a class name the table does not have, at once and saying which', () => {
+    // A typo would otherwise quietly decide some default at the first ending it matched.
+    expect(() => new Policy({ overrides: { '1011': 'transiant' as PolicyClass } })).toThrow(/overrides\["1011"\] names the class "transiant"; the classes are transient, try-later/);
+    expect(() => new Policy({ overrides: { 'http:503': { class: 'later' as PolicyClass, delayMs: 5 } } })).toThrow(TypeError);
+    expect(() => new Policy({ classes: { brokenpeer: { harder: 2 } } as PolicyOptions['classes'] })).toThrow(/classes\["brokenpeer"\] names the class "brokenpeer"/);
+    // Partial overrides without a class, and every real class, are fine.
+    expect(() => new Policy({ overrides: { '1011': { delayMs: 5 }, '1013': 'try-later' }, classes: { user: { action: 'retry' } } })).not.toThrow();
   });
 
   it('lets a class be reconfigured', () => {

@@ -114,6 +114,27 @@ export function classify(e: Ending, id: string, status: number): PolicyClass {
 }
 
 
+const CLASS_NAMES: PolicyClass[] = ['transient', 'try-later', 'broken-peer', 'rejected', 'server-normal', 'user'];
+
+/**
+ * Host only: a class named in `overrides` or `classes` must be one of the table's, or
+ * a typo would quietly become some default at the first ending it matched. Throws a
+ * TypeError naming the option, as a misused API does (send() does the same).
+ */
+function checkClassNames(opts: PolicyOptions): void {
+  const bad = (where: string, name: unknown): never => {
+    throw new TypeError('picows: policy ' + where + ' names the class ' + JSON.stringify(name) + '; the classes are ' + CLASS_NAMES.join(', '));
+  };
+  const table = opts.overrides || {};
+  for (const key in table) {
+    const v = table[key];
+    const cls = typeof v === 'string' ? v : v && v.class;
+    if (cls !== undefined && CLASS_NAMES.indexOf(cls) < 0) bad('overrides[' + JSON.stringify(key) + ']', cls);
+  }
+  // ('classes[' + …, not the bare word: a string literal 'classes' would keep the device build from shortening that name.)
+  for (const name in opts.classes || {}) if (CLASS_NAMES.indexOf(name as PolicyClass) < 0) bad('classes[' + JSON.stringify(name) + ']', name);
+}
+
 export class Policy {
   /** broken-peer endings since the last healthy connection. */
   brokenInRow = 0;
@@ -122,7 +143,9 @@ export class Policy {
   private written = 0;
 
   constructor(opts: PolicyOptions = {}) {
-    if (PICOWS_DEVICE && (opts.overrides || opts.classes || opts.decide)) throw new PicowsError('NOT_ON_DEVICE', { option: 'policy' });
+    if (PICOWS_DEVICE) {
+      if (opts.overrides || opts.classes || opts.decide) throw new PicowsError('NOT_ON_DEVICE', { option: 'policy' });
+    } else checkClassNames(opts);
     this.opts = opts;
     this.ring = new Array(orDefault(opts.diagnostics, 8));
   }
