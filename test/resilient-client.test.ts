@@ -23,6 +23,16 @@ function setup(opts: ResilientOptions = {}, net = new VirtualNet(), seed?: numbe
   return { net, c, log, of };
 }
 
+/** A client that connected once, then was stopped by the application (ready to start() again). */
+function openedThenStopped(net: VirtualNet, opts: ResilientOptions): ResilientClient {
+  const { c } = setup(opts, net);
+  c.start();
+  net.runUntil(() => c.state === 'open', 5000);
+  c.stop();
+  net.runUntil(() => c.state === 'stopped', 5000);
+  return c;
+}
+
 /** Runs `fn` on every connection `ms` after the server opened it. */
 function onEachOpen(net: VirtualNet, ms: number, fn: (conn: ServerConn) => void): void {
   net.onOpen = (conn) => net.clock.after(ms, () => fn(conn));
@@ -427,11 +437,7 @@ describe('the Wi-Fi hook', () => {
     const net = new VirtualNet();
     let polls = 0;
     const link = { isUp: (cb: (up: boolean) => void) => { polls++; net.link.isUp(cb); } };
-    const { c } = setup({ link, linkPollInterval: 1000 }, net);
-    c.start();
-    net.runUntil(() => c.state === 'open', 5000);
-    c.stop();
-    net.runUntil(() => c.state === 'stopped', 5000);
+    const c = openedThenStopped(net, { link, linkPollInterval: 1000 });
     const before = polls;
     net.advance(5000);
     expect(polls).toBe(before); // no polling while stopped
@@ -447,11 +453,7 @@ describe('the Wi-Fi hook', () => {
 
   it('does not try while the link is down when started again', () => {
     const net = new VirtualNet();
-    const { c } = setup({ link: net.link }, net);
-    c.start();
-    net.runUntil(() => c.state === 'open', 5000);
-    c.stop();
-    net.runUntil(() => c.state === 'stopped', 5000);
+    const c = openedThenStopped(net, { link: net.link });
     net.linkUp = false;
     const attempts = net.connectAttempts;
     c.start();
