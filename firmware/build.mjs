@@ -44,12 +44,11 @@ const FOOTER = '})();';
 /**
  * Types whose members the device build shortens even when they are public: the stack's
  * own plumbing, and the classes behind ResilientClient's outbox, policy and backoff.
- * Only the bundle sees these names, and every name the app (firmware/) reads is kept,
- * so renaming them consistently changes nothing the app or the wire can tell. Host
- * code keeps every name (this is build/firmware.js only). Never listed: WebSocket and
- * EventSource (WHATWG names, `on` + type looked up by string), ResilientClient, and
- * data that may be logged or serialized (events, stats, decisions, diagnostics,
- * every *Options type, PicowsError).
+ * Only the bundle sees these names, the app (firmware/) included: esbuild renames
+ * them consistently in the app too, so nothing the app or the wire can tell changes. Host
+ * code keeps every name (this is build/firmware.js only). The client's events, stats
+ * and options are listed too: the app reads them by name, never logs them whole. Never
+ * listed: PicowsError (its id, closeCode and detail are what a logged error shows).
  */
 export const INTERNAL_TYPES = [
   'Protocol', 'ProtocolOptions', 'ProtocolSink',
@@ -70,9 +69,10 @@ export const INTERNAL_TYPES = [
  * The property names the device build mangles: members that are private or protected,
  * or `_`-prefixed, or that belong to an INTERNAL_TYPES type, minus every name that
  * something outside the bundle could see: other public members and interface fields,
- * keys of object literals that are not of an internal type, string literals
- * (lookups by name, `'data' in v`), names declared by the runtime's typings (the ES
- * library, Node's, Kaluma's) and what the app (firmware/) reads. esbuild renames by
+ * keys of object literals that are not of an internal type (the app's telemetry JSON),
+ * string literals (lookups by name, `'data' in v`) and names declared by the runtime's
+ * typings (the ES library, Node's, Kaluma's). The app is bundled with the stack, so a
+ * member of an internal type that it reads is renamed with it. esbuild renames by
  * name, consistently across the bundle. Returns null when the TypeScript compiler is
  * not installed (then nothing is mangled).
  */
@@ -121,7 +121,7 @@ export async function privateMemberNames() {
   const base = root.replace(/\\/g, '/') + '/'; // the compiler's file names use '/' everywhere
   for (const sf of program.getSourceFiles()) {
     if (!sf.fileName.startsWith(base) || sf.fileName.includes('/node_modules/')) continue; // the ES library, Node's typings
-    const outside = sf.isDeclarationFile || sf.fileName.startsWith(base + 'firmware/');
+    const outside = sf.isDeclarationFile;
     const visit = (n) => {
       if (ts.isPropertyAccessExpression(n)) {
         // A member of something the runtime declares (console.log, socket.write, process.memoryUsage).
