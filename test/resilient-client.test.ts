@@ -92,6 +92,7 @@ const ROWS: Row[] = [
     (code): Row => ({ name: 'server closes ' + code, arrange: closeWith(code), cause: 'peer-closed', code, errorId: null, wasClean: true, class: 'broken-peer', action: 'retry', harder: 16 }),
   ),
   { name: 'a wrong Sec-WebSocket-Accept', arrange: (n) => (n.handshake = () => ({ status: 101, accept: 'dGhlIHNhbXBsZSBub25jZQ==' })), cause: 'handshake-failed', code: 1006, errorId: 'HANDSHAKE_ACCEPT', class: 'broken-peer', action: 'retry', harder: 16 },
+  { name: 'a Close frame where the upgrade response belongs', arrange: (n) => (n.onAccept = (c) => c.sendClose(1000)), cause: 'handshake-failed', code: 1006, errorId: 'HANDSHAKE_BAD_RESPONSE', class: 'broken-peer', action: 'retry', harder: 16 },
   { name: 'HTTP 404', arrange: status(404), cause: 'handshake-rejected', code: 1006, errorId: 'HANDSHAKE_STATUS', class: 'broken-peer', action: 'retry', harder: 16 },
   { name: 'HTTP 301', arrange: status(301, { Location: 'ws://elsewhere/' }), cause: 'handshake-rejected', code: 1006, errorId: 'HANDSHAKE_STATUS', class: 'broken-peer', action: 'retry', harder: 16 },
   // rejected: stop

@@ -142,11 +142,15 @@ export class ServerConn {
     this.sendBytes(frame(0x9, payload));
   }
 
-  /** Starts the close handshake; ends TCP once the client answers. Without a code: an empty Close (1005). */
+  /**
+   * Starts the close handshake; ends TCP once the client answers. Without a code: an
+   * empty Close (1005). Before the upgrade it is a broken server's: the frame goes out
+   * where the client expects the response, and the request is still read as one.
+   */
   sendClose(code?: number, reason?: string): void {
     if (this.sentClose || this.state === 'closed') return;
     this.sentClose = true;
-    this.state = 'closing';
+    if (this.state !== 'tcp') this.state = 'closing';
     this.sendBytes(frame(0x8, code === undefined ? undefined : closePayload(code, reason)));
   }
 
@@ -359,6 +363,7 @@ class VirtualTransport implements Transport {
     const conn = new ServerConn(net, net.connections.length + 1, handler);
     this.conn = conn;
     net.connections.push(conn);
+    if (net.onAccept) net.onAccept(conn);
     net.later(() => {
       if (conn.client) handler.onOpen();
     });
@@ -422,6 +427,8 @@ export class VirtualNet {
   ledger: AckLedger | null = null;
   /** Decides each upgrade's answer. Default: accept. */
   handshake: (conn: ServerConn) => HandshakeAnswer = () => ({ status: 101 });
+  /** As the server accepts TCP, before the client's request. */
+  onAccept: ((conn: ServerConn) => void) | null = null;
   onOpen: ((conn: ServerConn) => void) | null = null;
   onMessage: ((conn: ServerConn, m: ServerMessage) => void) | null = null;
   /** After a ping arrived (and was answered, when autoPong). */
