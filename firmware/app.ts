@@ -15,10 +15,10 @@
  * calls as they are and bundles everything else into one script.
  */
 import type { KalumaCyw43, KalumaMemoryUsage, KalumaNet, KalumaRp2, KalumaStorage, KalumaWdt, KalumaWifiModule } from '../board/kaluma/kaluma';
-import { kalumaRuntime } from '../board/kaluma/runtime';
 import { ledPattern, StatusLed } from '../board/kaluma/status-led';
 import { KalumaLink } from '../board/kaluma/wifi';
-import { ResilientClient } from '../src/resilience/resilient-client';
+import { DeviceClient as ResilientClient } from '../src/device/device-client';
+import { kalumaRuntime } from '../src/device/runtime';
 import { loadConfig } from './config';
 
 /** Kaluma's flash key-value store is a global (its own wifi module reads it that way). */

@@ -61,6 +61,8 @@ export const INTERNAL_TYPES = [
   'ResilientClient', 'ResilientOptions', 'LivenessOptions', 'BackoffOptions', 'PolicyOptions', 'OutboxOptions', 'PushOptions',
   'OutboxStats', 'Decision', 'Ending', 'Diagnostic', 'Override', 'HandshakeSuccess', 'ErrorSpec', 'DataFrame',
   'ResilientStats', 'LastClose', 'ResilientEvent',
+  // The size-first device client (src/device/).
+  'DeviceClient', 'DeviceOptions', 'DeviceRuntime', 'DeviceStats', 'DeviceLastClose', 'DeviceEvent', 'DeviceDecision', 'DeviceDiagnostic',
   // Tests and the simulator only (not in the bundle): its members must not hold Clock's names back.
   'VirtualClock',
 ];

@@ -1,0 +1,1208 @@
+/**
+ * SIZE-FIRST SPIKE: the device's whole client in one class. It does what the layered
+ * stack does in the device bundle (ResilientClient, Connection, Protocol,
+ * ClientHandshake, liveness, backoff, policy, outbox and KalumaTransport, with
+ * PICOWS_DEVICE true), with the same API the app uses, but with no objects or event
+ * objects between the layers: one object, one set of fields, one timer helper.
+ * The incoming frames still go through the JS core (src/core/js-core.ts) exactly as
+ * src/protocol/protocol.ts uses it. Comments name the layered file each part mirrors;
+ * the reasons behind each rule are written there.
+ */
+import type { KalumaSocket } from '../../board/kaluma/kaluma';
+import { putUint32 } from '../bytes';
+import { causeOfError, type CloseCause } from '../client/close-cause';
+import { coreErrorName } from '../core/error-ids';
+import { createJsCore } from '../core/js-core';
+import { DEFAULT_MAX_MESSAGE, EV_DATA, FLAG_FIN, FLAG_FIRST, FLAG_LAST, RECORD_SLOTS, type FrameValidator } from '../core/types';
+import { isSendableCloseCode, PicowsError } from '../errors';
+import { base64Encode } from '../handshake/base64';
+import { sha1 } from '../handshake/sha1';
+import { parseWsUrl, type WsUrl } from '../handshake/url';
+import { orDefault as or } from '../or-default';
+import { closeReasonBytes, encodeClosePayload, parseCloseCode } from '../protocol/close-payload';
+import { buildMaskedFrame, maskedHeaderSize } from '../protocol/frame-writer';
+import { dataFrame, newSid, parseAck } from '../resilience/ack-protocol';
+import type { DeviceRuntime } from './runtime';
+
+declare const millis: () => number;
+
+export interface LinkMonitor {
+  isUp(cb: (up: boolean) => void): void;
+}
+
+/** ResilientOptions as the device build reads them (src/resilience/resilient-client.ts and the option types it extends). */
+export interface DeviceOptions {
+  protocols?: string | string[];
+  headers?: { [name: string]: string };
+  maxMessage?: number;
+  fragmentSize?: number;
+  maxHeadBytes?: number;
+  connectTimeout?: number;
+  handshakeTimeout?: number;
+  closeTimeout?: number;
+  validatorFlags?: number;
+  pingInterval?: number;
+  pongTimeout?: number;
+  pongTimeoutFloor?: number;
+  backoff?: { baseMs?: number; factor?: number; capMs?: number; minDelayMs?: number; minUptimeMs?: number; maxRetries?: number; dropWindowMs?: number };
+  policy?: { overrides?: unknown; classes?: unknown; decide?: unknown; breakerAfter?: number; diagnostics?: number; maxRetryAfterMs?: number; now?: () => number };
+  outbox?: { maxCount?: number; maxBytes?: number; overflow?: string; acks?: boolean; firstSeq?: number; window?: number; now?: () => number };
+  atLeastOnce?: boolean;
+  link?: LinkMonitor;
+  linkPollInterval?: number;
+  maxBuffered?: number;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'open' | 'backoff' | 'waiting-link' | 'stopped';
+
+export interface DeviceLastClose {
+  code: number;
+  reason: string;
+  cause: string;
+  wasClean: boolean;
+  errorId: string | null;
+  at: number;
+}
+
+export interface DeviceDecision {
+  action: 'retry' | 'stop';
+  class: string;
+  harder: number;
+  delayMs?: number;
+  reason: string;
+  tripped?: boolean;
+}
+
+export interface DeviceDiagnostic {
+  at: number;
+  class: string;
+  cause: string;
+  code: number;
+  id: string;
+  detail: unknown;
+  reason: string;
+}
+
+export interface DeviceStats {
+  state: ClientState;
+  attempts: number;
+  connects: number;
+  uptimeMs: number;
+  totalUptimeMs: number;
+  backoffMs: number;
+  attempt: number;
+  lastClose: DeviceLastClose | null;
+  rttMs: number;
+  queued: number;
+  queuedBytes: number;
+  inFlight: number;
+  sent: number;
+  acked: number;
+  resent: number;
+  dropped: number;
+  droppedBy: { [reason: string]: number };
+  closesByCause: { [cause: string]: number };
+}
+
+export type DeviceEvent =
+  | { type: 'state'; state: ClientState }
+  | { type: 'open'; attempt: number; protocol: string }
+  | { type: 'close'; code: number; reason: string; cause: string; wasClean: boolean; errorId: string | null; decision: DeviceDecision | null }
+  | { type: 'reconnect-scheduled'; delayMs: number; attempt: number; class: string }
+  | { type: 'sent'; seq: number; resend: boolean }
+  | { type: 'acked'; seq: number; count: number }
+  | { type: 'dropped'; reason: string }
+  | { type: 'message'; data: string | Uint8Array }
+  | { type: 'stopped'; reason: string };
+
+type Msg = string | Uint8Array;
+
+// Connection states (src/protocol/ready-state.ts).
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8');
+const encode = (s: string): Uint8Array => encoder.encode(s);
+const decode = (b: Uint8Array, start: number, end: number): string => decoder.decode(start === 0 && end === b.length ? b : b.subarray(start, end));
+const core = createJsCore();
+
+// The handshake's patterns (src/handshake/client-handshake.ts).
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const SENDABLE_VALUE = /^[\t -~]*$/;
+const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
+const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|protocol|extensions))$/i;
+
+/** Cancels a Kaluma timer (clearTimeout(undefined) throws there); returns undefined for the field. */
+function off(h: unknown): undefined {
+  if (h !== undefined) clearTimeout(h as number);
+  return undefined;
+}
+
+function latin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function trimOws(s: string): string {
+  return s.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+function badOption(): PicowsError {
+  return new PicowsError('INVALID_HANDSHAKE_OPTIONS');
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, start: number, end: number): void {
+  dst.set(src.subarray(start, end), at);
+}
+
+/** Up to 8 bytes either side of chunk[offset], hex, the offending byte in brackets (src/protocol/protocol.ts). */
+function hexAround(chunk: Uint8Array, offset: number): string {
+  let text = '';
+  const end = Math.min(chunk.length, offset + 9);
+  for (let i = Math.max(0, offset - 8); i < end; i++) {
+    const hex = (chunk[i] < 16 ? '0' : '') + chunk[i].toString(16);
+    text += (text ? ' ' : '') + (i === offset ? '[' + hex + ']' : hex);
+  }
+  return text;
+}
+
+/** The default policy table (src/resilience/policy.ts classify()). */
+function classify(cause: string, code: number, id: string, status: number): string {
+  switch (cause) {
+    case 'local-close':
+      return 'user';
+    case 'handshake-failed':
+      return 'broken-peer';
+    case 'handshake-rejected':
+      if (status === 401 || status === 403 || status === 407) return 'rejected';
+      return status === 429 || status >= 500 ? 'try-later' : 'broken-peer';
+    case 'protocol-error':
+      return code === 1002 || code === 1007 || code === 1009 ? 'broken-peer' : 'transient';
+    case 'peer-closed':
+      if (code === 1013) return 'try-later';
+      if (code === 1008 || code === 3000 || code === 3003) return 'rejected';
+      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010)) return 'broken-peer';
+      return code === 1001 || code === 1011 || code === 1012 || code === 1014 || code === 3008 ? 'transient' : 'server-normal';
+    default:
+      return id === 'INVALID_URL' || id === 'TLS_UNAVAILABLE' ? 'rejected' : 'transient';
+  }
+}
+
+/** The client: what firmware/app.ts uses of ResilientClient. */
+export interface DeviceClient {
+  readonly state: ClientState;
+  /** This boot's session id (at-least-once mode). */
+  readonly sid: string;
+  onevent: ((ev: DeviceEvent) => void) | null;
+  readonly stats: DeviceStats;
+  start(): void;
+  stop(code?: number, reason?: string): void;
+  send(data: Msg | ArrayBuffer, options?: { key?: string; ttlMs?: number; overflow?: string; session?: boolean }): string;
+  /** The policy's diagnostics, oldest first. */
+  diagnostics(): DeviceDiagnostic[];
+}
+
+/**
+ * A constructor in form (`new DeviceClient(url, runtime, options)`), a closure inside:
+ * its state is in local variables, so the bundle has no `this.` (5 bytes) on each of
+ * several hundred accesses.
+ */
+export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceOptions = {}): DeviceClient {
+  let state: ClientState = 'idle';
+
+  // ---- the client (resilient-client.ts) ----
+  let timer: unknown;
+  let linkTimer: unknown;
+  let flushTimer: unknown;
+  let openedAt = -1;
+  let totalUptime = 0;
+  let attemptsMade = 0;
+  let opens = 0;
+  let lastEnding: DeviceLastClose | null = null;
+  let closeCounts: { [cause: string]: number } = {};
+  let userStopped = false;
+  let lastRtt = -1;
+  /** Messages lost, per reason (the outbox's and send()'s refusals together, as stats.droppedBy shows them). */
+  let drops: { [reason: string]: number } = { 'too-big': 0, full: 0, evicted: 0, coalesced: 0, expired: 0, session: 0 };
+  /** The current connection's number; 0 when there is none. */
+  let conn = 0;
+  let gen = 0;
+
+  // ---- the outbox (outbox.ts, device profile): [message, size, seq] per entry, oldest first ----
+  let box: (Msg | number)[] = [];
+  let qBytes = 0;
+  let inFlight = 0;
+  let lastSeq = 0;
+  let nextSeq: number;
+  let maxCount: number;
+  let maxBytes: number;
+  let acking: boolean;
+  let windowSize: number;
+  let sent = 0;
+  let acked = 0;
+  let resent = 0;
+
+  // ---- the backoff (backoff.ts) ----
+  let attempt = 0;
+  let delay = -1;
+  let frozen = false;
+  let afterDrop = false;
+  let thawed = false;
+
+  // ---- the policy (policy.ts) ----
+  let brokenInRow = 0;
+  let ring: (DeviceDiagnostic | undefined)[];
+  let written = 0;
+
+  // ---- the connection (connection.ts, board/kaluma/transport.ts) ----
+  let rs = CLOSED;
+  let sock: KalumaSocket | null = null;
+  let ctimer: unknown;
+  let target!: WsUrl;
+  let wsKey = '';
+  let request = '';
+  let hsBuf: Uint8Array | null = null;
+  let headLength = 0;
+  let crlf = 0;
+  let requestAt = 0;
+  let subproto = '';
+  let cur: Uint8Array | null = null;
+  let curAt = 0;
+  let left = -1;
+  let endPending = false;
+  let settling = false;
+  let closeCause: CloseCause = 'peer-closed';
+
+  // ---- the protocol (protocol.ts) ----
+  let proto = false;
+  let ps = OPEN;
+  let validator: FrameValidator | null = null;
+  let received = 0;
+  let msgOpcode = 0;
+  let msgBuf = EMPTY;
+  let msgLength = 0;
+  let ctlBuf = EMPTY;
+  let ctlLength = 0;
+  let outq: (Uint8Array | number)[] = [];
+  let controls = 0;
+  let dataSent = 0;
+  let queued = 0;
+  let closeCode = 0;
+  let closeReason = '';
+  let clean = false;
+  let failure: PicowsError | null = null;
+
+  // ---- liveness (liveness.ts) ----
+  let srtt = -1;
+  let lastRx = 0;
+  let pingAt = -1;
+  let pingSeq = 0;
+  let pingBuf = new Uint8Array(4);
+  let ltimer: unknown;
+  let running = false;
+
+
+  const p = o.policy || {};
+  if (p.overrides || p.classes || p.decide) throw new PicowsError('NOT_ON_DEVICE', { option: 'policy' });
+  ring = new Array(or(p.diagnostics, 8));
+  const b = o.outbox || {};
+  maxCount = b.maxCount || 32;
+  maxBytes = or(b.maxBytes, 4096);
+  acking = !!or(b.acks, o.atLeastOnce);
+  windowSize = b.window || maxCount;
+  nextSeq = b.firstSeq || 1;
+  if (b.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
+  const sid = newSid(random);
+
+  function start(): void {
+    if (state !== 'idle' && state !== 'stopped') return;
+    userStopped = false;
+    state = 'idle';
+    if (o.link) pollLink();
+    connect();
+  }
+
+  function stop(code = 1000, reason = ''): void {
+    userStopped = true;
+    timer = off(timer);
+    linkTimer = off(linkTimer);
+    if (conn && rs <= OPEN) close(code, reason);
+    else if (!conn) setStopped('stopped by the application');
+  }
+
+  function send(data: Msg | ArrayBuffer, options?: { key?: string; ttlMs?: number; overflow?: string; session?: boolean }): string {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      if (!(data instanceof ArrayBuffer)) throw new TypeError('send()');
+      data = new Uint8Array(data);
+    }
+    let n: number;
+    if (typeof data !== 'string') n = data.byteLength;
+    else {
+      n = data.length;
+      for (let i = 0; i < data.length; i++) {
+        const c = data.charCodeAt(i);
+        if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
+      }
+      if (o.atLeastOnce) n += 42 + sid.length;
+    }
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (n > or(o.maxMessage, DEFAULT_MAX_MESSAGE) || size > maxBytes) {
+      drops['too-big']++;
+      emit({ type: 'dropped', reason: 'too-big' });
+      return 'too-big';
+    }
+    const op = options;
+    if (op && (op.key != null || op.ttlMs !== undefined || op.session || op.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+    // Drop-oldest: evict from the front until it fits; each eviction is reported after the push.
+    let evicted = 0;
+    while (box.length >= 3 * maxCount || qBytes + size > maxBytes) {
+      shift();
+      drops.evicted++;
+      evicted++;
+    }
+    box.push(data, size, 0);
+    qBytes += size;
+    while (evicted--) emit({ type: 'dropped', reason: 'evicted' });
+    if (state === 'open') flushIn(0);
+    return 'queued';
+  }
+
+  function stats(): DeviceStats {
+    const droppedBy: { [reason: string]: number } = {};
+    let dropped = 0;
+    for (const k in drops) dropped += droppedBy[k] = drops[k];
+    const up = openedAt >= 0 ? millis() - openedAt : 0;
+    return {
+      state: state,
+      attempts: attemptsMade,
+      connects: opens,
+      uptimeMs: up,
+      totalUptimeMs: totalUptime + up,
+      backoffMs: delay,
+      attempt: attempt,
+      lastClose: lastEnding,
+      rttMs: srtt >= 0 ? Math.round(srtt) : lastRtt,
+      queued: box.length / 3,
+      queuedBytes: qBytes,
+      inFlight: inFlight,
+      sent: sent,
+      acked: acked,
+      resent: resent,
+      dropped,
+      droppedBy,
+      closesByCause: closeCounts,
+    };
+  }
+
+  /** The policy's diagnostics, oldest first. */
+  function diagnostics(): DeviceDiagnostic[] {
+    const out: DeviceDiagnostic[] = [];
+    const n = ring.length;
+    for (let i = Math.max(0, written - n); i < written; i++) out.push(ring[i % n] as DeviceDiagnostic);
+    return out;
+  }
+
+  function random(): number {
+    return rt.random32() / 4294967296;
+  }
+
+  // ---- connecting (resilient-client.ts connect(), Connection's constructor) ----
+
+  function connect(): void {
+    timer = off(timer);
+    if (frozen) {
+      setState('waiting-link');
+      return;
+    }
+    attemptsMade++;
+    setState('connecting');
+    if (userStopped) return;
+    srtt = -1;
+    pingSeq = 0;
+    try {
+      target = parseWsUrl(url, { tls: false });
+      const k = new Uint8Array(16);
+      for (let i = 0; i < 16; i += 4) putUint32(k, i, rt.random32());
+      request = requestHead(base64Encode(k));
+    } catch (e) {
+      const err = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { message: String(e) });
+      onClose('transport-error', err.closeCode === 1015 ? 1015 : 1006, '', false, err);
+      return;
+    }
+    conn = ++gen;
+    rs = CONNECTING;
+    proto = false;
+    subproto = '';
+    cur = null;
+    left = -1;
+    endPending = settling = false;
+    closeCause = 'peer-closed';
+    headLength = crlf = 0;
+    hsBuf = new Uint8Array(or(o.maxHeadBytes, 4096));
+    arm(0, () => startConnect());
+  }
+
+  /** The upgrade request (client-handshake.ts constructor); throws INVALID_HANDSHAKE_OPTIONS. */
+  function requestHead(key: string): string {
+    const p = o.protocols;
+    const protocols = typeof p === 'string' ? [p] : p || [];
+    const extra = o.headers || {};
+    const max = or(o.maxHeadBytes, 4096);
+    if (!(max >= 1 && max % 1 === 0)) throw badOption();
+    wsKey = key;
+    let head = 'GET ' + target.path + ' HTTP/1.1\r\nHost: ' + target.hostHeader + '\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ' + key + '\r\nSec-WebSocket-Version: 13\r\n';
+    for (let i = 0; i < protocols.length; i++) {
+      const x = protocols[i];
+      if (typeof x !== 'string' || !TOKEN.test(x) || protocols.indexOf(x) !== i) throw badOption();
+    }
+    if (protocols.length) head += 'Sec-WebSocket-Protocol: ' + protocols.join(', ') + '\r\n';
+    for (const name of Object.keys(extra)) {
+      const v = extra[name];
+      if (!TOKEN.test(name) || OWN_HEADERS.test(name) || typeof v !== 'string' || !SENDABLE_VALUE.test(v)) throw badOption();
+      head += name + ': ' + v + '\r\n';
+    }
+    return head + '\r\n';
+  }
+
+  function startConnect(): void {
+    if (rs !== CONNECTING) return;
+    arm(or(o.connectTimeout, 10000), () => abort('CONNECT_TIMEOUT'));
+    try {
+      const s = (sock = new rt.net.Socket());
+      let opened = false;
+      let closed = false;
+      s.on('connect', () => {
+        if (opened) return;
+        opened = true;
+        if (sock === s) onOpen();
+      });
+      s.on('data', (chunk) => {
+        if (sock === s) onData(chunk);
+      });
+      s.on('close', () => {
+        if (closed) return;
+        closed = true;
+        if (sock === s) onSocketClose();
+      });
+      s.on('error', (err) => {
+        if (sock === s) onSocketError(err);
+      });
+      s.connect({ host: target.host, port: target.port });
+    } catch (e) {
+      abort('CONNECT_FAILED', { message: messageOf(e) });
+    }
+  }
+
+  // ---- the socket's events (connection.ts) ----
+
+  function onOpen(): void {
+    if (rs !== CONNECTING) return;
+    arm(or(o.handshakeTimeout, 10000), () => abort('HANDSHAKE_TIMEOUT'));
+    requestAt = millis();
+    cur = latin1(request);
+    curAt = 0;
+    pump();
+  }
+
+  function onData(chunk: Uint8Array): void {
+    lastRx = millis();
+    if (proto) return receive(chunk);
+    const head = hsBuf as Uint8Array;
+    // The response head, strict CRLF (client-handshake.ts receive()).
+    let n = headLength;
+    let cr = crlf;
+    let err: PicowsError | null = null;
+    let i = 0;
+    for (; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (n === head.length) {
+        err = new PicowsError('HANDSHAKE_TOO_LARGE', { limit: n });
+        break;
+      }
+      head[n++] = b;
+      if ((b === 10) !== ((cr & 1) === 1)) {
+        err = new PicowsError('HANDSHAKE_BAD_RESPONSE', { offset: n - 1, reason: b === 10 ? 'LF without CR' : 'CR not followed by LF' });
+        break;
+      }
+      if (b === 10) {
+        if (cr === 3) {
+          try {
+            subproto = verify(head, n);
+          } catch (e) {
+            err = e instanceof PicowsError ? e : new PicowsError('INTERNAL_ERROR', { cause: e });
+          }
+          break;
+        }
+        cr = 2;
+      } else cr = b === 13 ? cr + 1 : 0;
+    }
+    if (i >= chunk.length) {
+      headLength = n;
+      crlf = cr;
+      return;
+    }
+    hsBuf = null;
+    if (err) return finish(causeOfError(err.id), err);
+    const handshakeRtt = millis() - requestAt;
+    // The protocol starts (protocol.ts constructor).
+    validator = core.createValidator(or(o.maxMessage, DEFAULT_MAX_MESSAGE), o.validatorFlags || 0);
+    proto = true;
+    ps = OPEN;
+    received = msgOpcode = msgLength = controls = dataSent = queued = closeCode = 0;
+    msgBuf = ctlBuf = EMPTY;
+    outq = [];
+    closeReason = '';
+    clean = false;
+    failure = null;
+    disarm();
+    rs = OPEN;
+    // Open (resilient-client.ts): count it, start the uptime clock and the liveness watch, send what waits.
+    opens++;
+    openedAt = millis();
+    afterDrop = false;
+    addRtt(handshakeRtt);
+    const interval = or(o.pingInterval, 5000);
+    if (interval > 0) {
+      running = true;
+      lastRx = millis();
+      pingAt = -1;
+      liveIn(interval);
+    }
+    setState('open');
+    emit({ type: 'open', attempt: attemptsMade, protocol: subproto });
+    flush();
+    if (i + 1 < chunk.length && rs !== CLOSED) receive(chunk.subarray(i + 1));
+  }
+
+  /** Checks the response head[0, end) (client-handshake.ts verify()); returns the subprotocol or throws. */
+  function verify(head: Uint8Array, end: number): string {
+    const headers: { [name: string]: string } = Object.create(null);
+    let status: RegExpExecArray | null = null;
+    let badLine: string | null = null;
+    let last = '';
+    let lineStart = 0;
+    for (let i = 0; i < end - 2; i++) {
+      if (head[i] !== 13) continue;
+      const line = String.fromCharCode.apply(null, head.subarray(lineStart, i) as unknown as number[]);
+      const first = lineStart === 0;
+      lineStart = i + 2;
+      let ok = RECEIVED_LINE.test(line);
+      if (first) {
+        status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
+        ok = status !== null;
+      } else if (ok && (line[0] === ' ' || line[0] === '\t')) {
+        ok = last !== '';
+        if (ok) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
+      } else if (ok) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon < 0 ? 0 : colon).toLowerCase();
+        ok = TOKEN.test(name);
+        if (ok) {
+          const value = trimOws(line.slice(colon + 1));
+          headers[name] = name in headers ? headers[name] + ', ' + value : value;
+          last = name;
+        }
+      }
+      if (!ok && badLine === null) badLine = line;
+    }
+    if (status && status[1] !== '101') {
+      const after = headers['retry-after'];
+      throw new PicowsError('HANDSHAKE_STATUS', { status: +status[1], reason: status[2] || '', retryAfter: /^\d+$/.test(after) ? +after : undefined, headers });
+    }
+    if (badLine !== null) throw new PicowsError('HANDSHAKE_BAD_RESPONSE', { line: badLine });
+    const upgrade = headers.upgrade;
+    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
+    const connection = headers.connection;
+    if (!/(^|,)[ \t]*upgrade[ \t]*(,|$)/i.test(connection || '')) throw new PicowsError('HANDSHAKE_CONNECTION', { connection });
+    const accept = headers['sec-websocket-accept'];
+    if (accept !== base64Encode(sha1(latin1(wsKey + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')))) throw new PicowsError('HANDSHAKE_ACCEPT', { accept });
+    const extensions = headers['sec-websocket-extensions'];
+    if (extensions !== undefined) throw new PicowsError('HANDSHAKE_EXTENSION', { extensions });
+    const protocol = headers['sec-websocket-protocol'];
+    const p = o.protocols;
+    const offered = typeof p === 'string' ? [p] : p || [];
+    if (protocol !== undefined && offered.indexOf(protocol) < 0) throw new PicowsError('HANDSHAKE_SUBPROTOCOL', { protocol, offered });
+    return protocol || '';
+  }
+
+  function onSocketClose(): void {
+    if (!proto) return abort('CONNECTION_LOST');
+    // TCP ended (protocol.ts receiveEof()).
+    if (ps !== CLOSED) {
+      fail('CONNECTION_LOST');
+      ps = CLOSED;
+      dropOutgoing();
+    }
+    fromProtocol();
+  }
+
+  function onSocketError(err: unknown): void {
+    if (proto && (failure || clean)) return fromProtocol();
+    abort(proto ? 'TRANSPORT_ERROR' : 'CONNECT_FAILED', { message: messageOf(err) });
+  }
+
+  /** Feeds the protocol, writes what it queued, and ends TCP when it says so (connection.ts receive()). */
+  function receive(chunk: Uint8Array): void {
+    receiveData(chunk);
+    pump();
+    if ((ps === CLOSED || failure) && !settling) {
+      settling = true;
+      if (rs === OPEN) rs = CLOSING;
+      arm(or(o.closeTimeout, 2000), () => fromProtocol());
+      if (failure) {
+        endPending = true;
+        pump();
+      }
+    }
+  }
+
+  function fromProtocol(): void {
+    const err = failure;
+    finish(err ? causeOfError(err.id) : closeCause, err, closeCode, closeReason, clean);
+  }
+
+  function abort(id: string, detail?: { [key: string]: unknown }): void {
+    finish(causeOfError(id), new PicowsError(id, detail));
+  }
+
+  /** The one way out of a connection (connection.ts finish()). */
+  function finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
+    if (rs === CLOSED) return;
+    disarm();
+    dropSocket();
+    rs = CLOSED;
+    hsBuf = null;
+    dispose();
+    onClose(cause, code, reason, wasClean, err);
+  }
+
+  /** close() on the connection (connection.ts close(), protocol.ts sendClose()); throws INVALID_CLOSE_ARGS. */
+  function close(code: number, reason: string): void {
+    const bytes = closeReasonBytes(code, reason, false, encode);
+    rs = CLOSING;
+    if (!proto) {
+      // Closing while connecting: the socket goes now, the close (1006, local-close) on a later turn.
+      dropSocket();
+      arm(0, () => finish('local-close', null));
+      return;
+    }
+    closeCause = 'local-close';
+    if (ps === OPEN) {
+      queueFrame(8, encodeClosePayload(code, bytes));
+      ps = CLOSING;
+    }
+    pump();
+    arm(or(o.closeTimeout, 2000), () => abort('CLOSE_TIMEOUT'));
+  }
+
+  /** Never written again, every reference dropped; destroyed on a later turn (inside its own callback it has crashed Kaluma). */
+  function dropSocket(): void {
+    const s = sock;
+    sock = null;
+    cur = null;
+    if (s) {
+      try {
+        s.removeAllListeners();
+        setTimeout(() => {
+          try {
+            s.destroy();
+          } catch (e) {
+            // already gone
+          }
+        }, 0);
+      } catch (e) {
+        // a dead socket
+      }
+    }
+  }
+
+  // ---- writing, paced: at most 512 bytes handed to Kaluma per flush of its stream ----
+
+  function pump(): void {
+    const s = sock;
+    if (!s) return;
+    let opening = false;
+    while (left) {
+      let f = cur;
+      if (!f) {
+        f = cur = nextOutgoing();
+        curAt = 0;
+        if (!f) break;
+      }
+      if (left < 0) {
+        left = 512;
+        opening = true;
+      }
+      const n = Math.min(left, f.length - curAt);
+      s.write(String.fromCharCode.apply(null, f.subarray(curAt, (curAt += n)) as unknown as number[]));
+      left -= n;
+      if (curAt >= f.length) cur = null;
+    }
+    // Armed after the first write: Kaluma's own flush timer (set by that write) runs first.
+    if (opening)
+      setTimeout(() => {
+        if (sock !== s) return;
+        left = -1;
+        pump();
+      }, 0);
+    if (endPending && !cur && !outq.length) {
+      endPending = false;
+      try {
+        s.end();
+      } catch (e) {
+        // already gone
+      }
+    }
+  }
+
+  // ---- the protocol, incoming (protocol.ts) ----
+
+  function receiveData(chunk: Uint8Array): void {
+    const v = validator;
+    if (!v) return;
+    try {
+      let from = 0;
+      for (;;) {
+        const count = v.scan(chunk, from);
+        const ev = v.events;
+        for (let i = 0; i < count * RECORD_SLOTS; i += RECORD_SLOTS) {
+          if (ev[i] === EV_DATA) record(chunk, ev[i + 1], ev[i + 2], ev[i + 3]);
+          else fail(coreErrorName(ev[i + 1]), { offset: received + ev[i + 3], bytes: hexAround(chunk, ev[i + 3]) });
+          if (!validator) return;
+        }
+        if (v.pos >= chunk.length) return;
+        if (!count) throw new Error('core stalled');
+        from = v.pos;
+      }
+    } catch (e) {
+      fail('INTERNAL_ERROR', { cause: String(e) });
+      throw e;
+    } finally {
+      received += chunk.length;
+    }
+  }
+
+  function record(chunk: Uint8Array, flags: number, start: number, length: number): void {
+    const opcode = flags & 15;
+    const complete = (flags & FLAG_FIN) !== 0 && (flags & FLAG_LAST) !== 0;
+    let end = start + length;
+    if (opcode >= 8) {
+      let bytes = chunk;
+      if ((flags & (FLAG_FIRST | FLAG_LAST)) !== (FLAG_FIRST | FLAG_LAST)) {
+        if (flags & FLAG_FIRST) {
+          ctlLength = 0;
+          if (ctlBuf === EMPTY) ctlBuf = new Uint8Array(125);
+        }
+        copyInto(ctlBuf, ctlLength, chunk, start, end);
+        ctlLength += length;
+        if (!(flags & FLAG_LAST)) return;
+        bytes = ctlBuf;
+        start = 0;
+        end = ctlLength;
+      }
+      if (opcode === 8) return receiveClose(bytes, start, end);
+      const payload = bytes.subarray(start, end);
+      if (opcode === 9) sendControl(10, payload);
+      else pong(payload);
+      return;
+    }
+    if (opcode !== 0 && flags & FLAG_FIRST) {
+      msgOpcode = opcode;
+      msgLength = 0;
+    }
+    if (complete && msgLength === 0) return deliver(chunk, start, end);
+    const total = msgLength + length;
+    if (total > msgBuf.length) {
+      let size = msgBuf.length * 2;
+      const limit = or(o.maxMessage, DEFAULT_MAX_MESSAGE);
+      if (size < 256) size = 256;
+      if (size > limit) size = limit;
+      if (size < total) size = total;
+      const grown = new Uint8Array(size);
+      copyInto(grown, 0, msgBuf, 0, msgLength);
+      msgBuf = grown;
+    }
+    copyInto(msgBuf, msgLength, chunk, start, end);
+    msgLength = total;
+    if (complete) deliver(msgBuf, 0, total);
+  }
+
+  function deliver(bytes: Uint8Array, start: number, end: number): void {
+    const opcode = msgOpcode;
+    msgOpcode = msgLength = 0;
+    if (rs !== OPEN) return;
+    if (opcode !== 1) return emit({ type: 'message', data: bytes.slice(start, end) });
+    const data = decode(bytes, start, end);
+    // At-least-once: an ack releases what it covers and makes room to send more.
+    const n = o.atLeastOnce ? parseAck(data) : -1;
+    if (n < 0) return emit({ type: 'message', data });
+    let released = 0;
+    for (const q = box; q.length && q[2] && (q[2] as number) <= n; released++) shift();
+    acked += released;
+    if (released > 0) emit({ type: 'acked', seq: n, count: released });
+    flush();
+  }
+
+  function receiveClose(bytes: Uint8Array, start: number, end: number): void {
+    const code = parseCloseCode(bytes, start, end);
+    if (code < 0) return fail('INVALID_CLOSE_CODE', { offset: received });
+    const reason = end - start > 2 ? decode(bytes, start + 2, end) : '';
+    dispose();
+    if (ps === OPEN) {
+      dropOutgoing();
+      queueFrame(8, encodeClosePayload(code, null));
+    }
+    ps = CLOSED;
+    closeCode = code;
+    closeReason = reason;
+    clean = true;
+  }
+
+  function dispose(): void {
+    msgBuf = EMPTY;
+    if (validator) {
+      validator.dispose();
+      validator = null;
+    }
+  }
+
+  /** Fail the WebSocket Connection (protocol.ts fail()): the first outcome wins. */
+  function fail(id: string, detail?: { [key: string]: unknown }): void {
+    if (ps === CLOSED || failure) return;
+    const f = new PicowsError(id, detail);
+    dispose();
+    dropOutgoing();
+    if (ps === OPEN && isSendableCloseCode(f.closeCode)) queueFrame(8, encodeClosePayload(f.closeCode, id.length <= 123 ? encode(id) : null));
+    ps = CLOSING;
+    closeCode = f.closeCode;
+    failure = f;
+  }
+
+  // ---- the protocol, outgoing: control frames first, then data, our Close last ----
+
+  function nextOutgoing(): Uint8Array | null {
+    const q = outq;
+    if (!proto || !q.length) return null;
+    const head = q[0];
+    let frame: Uint8Array;
+    if (typeof head === 'number') {
+      const message = q[1] as Uint8Array;
+      const start = dataSent;
+      const end = Math.min(start + (o.fragmentSize || 504), message.length);
+      const last = end === message.length;
+      dataSent = last ? 0 : end;
+      frame = buildMaskedFrame((last ? 0x80 : 0) | (start === 0 ? head : 0), message, start, end, rt.random32(), core);
+      if (last) q.splice(0, 2);
+    } else {
+      frame = head;
+      q.shift();
+      if (controls > 0) controls--;
+    }
+    queued -= frame.length;
+    return frame;
+  }
+
+  function sendControl(opcode: number, payload: Uint8Array): void {
+    if (ps === OPEN) queueFrame(opcode, payload, controls++);
+  }
+
+  function queueFrame(opcode: number, payload: Uint8Array, at = outq.length): void {
+    const frame = buildMaskedFrame(0x80 | opcode, payload, 0, payload.length, rt.random32(), core);
+    outq.splice(at, 0, frame);
+    queued += frame.length;
+  }
+
+  function dropOutgoing(): void {
+    const keep = ps === CLOSING && outq.length > 0 ? 1 : 0;
+    outq.splice(0, outq.length - keep);
+    controls = dataSent = 0;
+    queued = keep ? (outq[0] as Uint8Array).length : 0;
+  }
+
+  // ---- liveness (liveness.ts) ----
+
+  function deadline(): number {
+    const max = or(o.pongTimeout, 5000);
+    return srtt < 0 ? max : Math.max(Math.min(or(o.pongTimeoutFloor, 2000), max), Math.min(max, Math.ceil(4 * srtt)));
+  }
+
+  function addRtt(ms: number): void {
+    srtt = srtt < 0 ? ms : 0.875 * srtt + 0.125 * ms;
+  }
+
+  function pong(p: Uint8Array): void {
+    lastRx = millis();
+    if (pingAt < 0 || p.length !== 4 || ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0 !== pingSeq) return;
+    addRtt(lastRx - pingAt);
+    pingAt = -1;
+    if (running) liveIn(or(o.pingInterval, 5000));
+  }
+
+  /** Runs tick() in `ms` (at least 1) instead of any earlier plan; without `ms`, only cancels. */
+  function liveIn(ms?: number): void {
+    ltimer = off(ltimer);
+    if (ms !== undefined)
+      ltimer = setTimeout(() => {
+        ltimer = undefined;
+        tick();
+      }, Math.max(1, ms));
+  }
+
+  function tick(): void {
+    if (!running) return;
+    const interval = or(o.pingInterval, 5000);
+    const now = millis();
+    const silent = now - lastRx;
+    if (pingAt >= 0) {
+      const since = now - Math.max(pingAt, lastRx);
+      if (since >= deadline()) {
+        running = false;
+        return abort('PONG_TIMEOUT', { silentMs: silent });
+      }
+      if (silent < interval) pingAt = -1;
+      else return liveIn(deadline() - since);
+    }
+    if (silent >= interval) {
+      pingSeq = (pingSeq + 1) >>> 0;
+      putUint32(pingBuf, 0, pingSeq);
+      pingAt = now;
+      if (rs === OPEN) {
+        sendControl(9, pingBuf);
+        pump();
+      }
+      liveIn(deadline());
+    } else liveIn(interval - silent);
+  }
+
+  // ---- endings (resilient-client.ts onClose(), policy.ts, backoff.ts) ----
+
+  function onClose(cause: CloseCause, code: number, reason: string, wasClean: boolean, error: PicowsError | null): void {
+    conn = 0;
+    running = false;
+    liveIn();
+    if (srtt >= 0) lastRtt = Math.round(srtt);
+    flushTimer = off(flushTimer);
+    inFlight = 0;
+    const now = millis();
+    if (openedAt >= 0) {
+      totalUptime += now - openedAt;
+      // Stable (open ≥ minUptime): the backoff and the breaker start over, and the fleet window opens.
+      if (now - openedAt >= or((o.backoff || {}).minUptimeMs, 5000)) {
+        attempt = brokenInRow = 0;
+        thawed = false;
+        afterDrop = !frozen;
+      }
+      openedAt = -1;
+    }
+    const errorId = error ? error.id : null;
+    lastEnding = { code, reason, cause, wasClean, errorId, at: now };
+    closeCounts[cause] = (closeCounts[cause] || 0) + 1;
+    const decision = cause === 'wifi-lost' && !userStopped ? null : decide(userStopped ? 'local-close' : cause, code, error);
+    const stoppedBefore = userStopped;
+    emit({ type: 'close', code, reason, cause, wasClean, errorId, decision });
+    if (userStopped && !stoppedBefore) return;
+    if (!decision) {
+      frozen = true;
+      setState('waiting-link');
+    } else if (decision.action === 'stop') setStopped(decision.reason);
+    else scheduleReconnect(decision.class, decision.harder, decision.delayMs);
+  }
+
+  /** The default policy, the breaker and the diagnostics ring (policy.ts decide()). */
+  function decide(cause: string, code: number, error: PicowsError | null): DeviceDecision {
+    const p = o.policy || {};
+    const id = error ? error.id : '';
+    const detail = error ? error.detail : undefined;
+    const status = detail && typeof detail.status === 'number' ? detail.status : 0;
+    const c = classify(cause, code, id, status);
+    let d: DeviceDecision = {
+      action: c === 'rejected' || c === 'user' ? 'stop' : 'retry',
+      class: c,
+      harder: c === 'try-later' ? 4 : c === 'broken-peer' || c === 'rejected' ? 16 : 1,
+      reason: cause + (status ? ' http ' + status : ' ' + code) + (id ? ' ' + id : ''),
+    };
+    const ra = detail ? detail.retryAfter : undefined;
+    if (typeof ra === 'number' && ra >= 0) d.delayMs = Math.min(ra * 1000, or(p.maxRetryAfterMs, 3600000));
+    if (c === 'broken-peer' && ++brokenInRow >= or(p.breakerAfter, 5)) {
+      d = { action: 'stop', class: c, harder: d.harder, reason: d.reason + ': circuit breaker, ' + brokenInRow + ' in a row', tripped: true };
+    }
+    const n = ring.length;
+    if (n && (c === 'broken-peer' || c === 'rejected')) ring[written++ % n] = { at: (p.now || millis)(), class: c, cause, code, id, detail, reason: d.reason };
+    return d;
+  }
+
+  /** Backs off (backoff.ts next(): full jitter after the cap) and connects again. */
+  function scheduleReconnect(cls: string, harder = 1, notBeforeMs = 0): void {
+    const b = o.backoff || {};
+    if (frozen || attempt >= or(b.maxRetries, Infinity)) {
+      if (frozen) setState('waiting-link');
+      else setStopped('retry budget spent');
+      return;
+    }
+    const cap = or(b.capMs, 30000);
+    let ceiling = or(b.baseMs, 1000);
+    if (thawed) thawed = false;
+    else ceiling = Math.max(afterDrop ? Math.min(or(b.dropWindowMs, 5000), cap) : 0, harder * Math.min(cap, ceiling * Math.pow(or(b.factor, 2), Math.min(attempt++, 64))));
+    const floor = Math.min(or(b.minDelayMs, 100), ceiling);
+    const wait = (delay = Math.floor(notBeforeMs + floor + random() * (ceiling - floor)));
+    timer = setTimeout(() => {
+      timer = undefined;
+      connect();
+    }, wait);
+    setState('backoff');
+    emit({ type: 'reconnect-scheduled', delayMs: wait, attempt: attempt, class: cls });
+  }
+
+  function setStopped(reason: string): void {
+    timer = off(timer);
+    linkTimer = off(linkTimer);
+    setState('stopped');
+    emit({ type: 'stopped', reason });
+  }
+
+  // ---- the Wi-Fi hook ----
+
+  function pollLink(): void {
+    const link = o.link;
+    if (!link || state === 'stopped') return;
+    linkTimer = setTimeout(() => {
+      linkTimer = undefined;
+      pollLink();
+    }, o.linkPollInterval || 1000);
+    link.isUp((up) => onLink(up));
+  }
+
+  function onLink(up: boolean): void {
+    if (userStopped || state === 'stopped') return;
+    if (!up) {
+      frozen = true;
+      if (conn) abort('WIFI_LOST');
+      else if (state === 'backoff') {
+        timer = off(timer);
+        setState('waiting-link');
+      }
+      return;
+    }
+    if (state === 'waiting-link') {
+      if (frozen) thawed = true;
+      frozen = false;
+      scheduleReconnect('transient');
+    }
+  }
+
+  // ---- the outbox ----
+
+  /** Removes the oldest message. */
+  function shift(): void {
+    qBytes -= box[1] as number;
+    if (inFlight) inFlight--;
+    box.splice(0, 3);
+  }
+
+  function flushIn(ms: number): void {
+    if (flushTimer === undefined)
+      flushTimer = setTimeout(() => {
+        flushTimer = undefined;
+        flush();
+      }, ms);
+  }
+
+  /** Hands queued messages to the socket while fewer than maxBuffered bytes wait there. */
+  function flush(): void {
+    const ws = conn;
+    const q = box;
+    const limit = o.maxBuffered || 1024;
+    while (rs === OPEN && conn === ws && queued + (cur ? cur.length - curAt : 0) < limit) {
+      const i = inFlight;
+      if (i * 3 >= q.length || i >= windowSize) return;
+      const m = q[3 * i] as Msg;
+      let seq = 0;
+      let resend = false;
+      if (!acking) {
+        sent++;
+        shift();
+      } else {
+        if (q[3 * i + 2]) resend = !!++resent;
+        else {
+          q[3 * i + 2] = nextSeq++;
+          sent++;
+        }
+        lastSeq = q[3 * i + 2] as number;
+        inFlight++;
+      }
+      // Text is wrapped with its seq in at-least-once mode; binary goes as it is, seq 0.
+      const wrap = !!o.atLeastOnce && typeof m === 'string';
+      if (wrap) seq = lastSeq;
+      const data = wrap ? dataFrame(seq, sid, m as string) : m;
+      if (typeof data === 'string') queueMessage(1, encode(data));
+      else queueMessage(2, data, true);
+      pump();
+      emit({ type: 'sent', seq, resend: wrap && resend });
+    }
+    if (rs === OPEN && conn === ws && q.length > 3 * inFlight) flushIn(10);
+  }
+
+  function queueMessage(opcode: number, bytes: Uint8Array, copy?: boolean): void {
+    const size = o.fragmentSize || 504;
+    const length = bytes.length;
+    if (length <= size) return queueFrame(opcode, bytes);
+    outq.push(opcode, copy ? new Uint8Array(bytes) : bytes);
+    const whole = Math.floor(length / size);
+    const rest = length - whole * size;
+    queued += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
+  }
+
+  // ---- small things ----
+
+  function setState(s: ClientState): void {
+    if (state === s) return;
+    state = s;
+    emit({ type: 'state', state: s });
+  }
+
+  function emit(ev: DeviceEvent): void {
+    if (!api.onevent) return;
+    try {
+      api.onevent(ev);
+    } catch (e) {
+      console.error('picows: an event listener threw:', e);
+    }
+  }
+
+  /** The connection's one deadline. */
+  function arm(ms: number, fn: () => void): void {
+    disarm();
+    ctimer = setTimeout(() => {
+      ctimer = undefined;
+      fn();
+    }, ms);
+  }
+
+  function disarm(): void {
+    ctimer = off(ctimer);
+  }
+
+  const api: DeviceClient = {
+    get state() {
+      return state;
+    },
+    sid,
+    onevent: null,
+    get stats() {
+      return stats();
+    },
+    start,
+    stop,
+    send,
+    diagnostics,
+  };
+  return api;
+} as unknown as new (url: string, rt: DeviceRuntime, o?: DeviceOptions) => DeviceClient;
