@@ -17,8 +17,8 @@
 import type { KalumaCyw43, KalumaMemoryUsage, KalumaNet, KalumaRp2, KalumaStorage, KalumaWdt, KalumaWifiModule } from '../board/kaluma/kaluma';
 import { ledPattern, StatusLed } from '../board/kaluma/status-led';
 import { KalumaLink } from '../board/kaluma/wifi';
-import { DeviceClient as ResilientClient } from '../src/device/device-client';
-import { kalumaRuntime } from '../src/device/runtime';
+import { DeviceClient as ResilientClient } from '../board/kaluma/device-client';
+import { kalumaRuntime } from '../board/kaluma/device-runtime';
 import { loadConfig } from './config';
 
 /** Kaluma's flash key-value store is a global (its own wifi module reads it that way). */

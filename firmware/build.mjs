@@ -61,7 +61,7 @@ export const INTERNAL_TYPES = [
   'ResilientClient', 'ResilientOptions', 'LivenessOptions', 'BackoffOptions', 'PolicyOptions', 'OutboxOptions', 'PushOptions',
   'OutboxStats', 'Decision', 'Ending', 'Diagnostic', 'Override', 'HandshakeSuccess', 'ErrorSpec', 'DataFrame',
   'ResilientStats', 'LastClose', 'ResilientEvent',
-  // The size-first device client (src/device/).
+  // The size-first device client (board/kaluma/device-client.ts).
   'DeviceClient', 'DeviceOptions', 'DeviceRuntime', 'DeviceStats', 'DeviceLastClose', 'DeviceEvent', 'DeviceDecision', 'DeviceDiagnostic',
   // Tests and the simulator only (not in the bundle): its members must not hold Clock's names back.
   'VirtualClock',
@@ -167,14 +167,19 @@ export async function privateMemberNames() {
  * Builds the firmware. Options: url, ssid, password (defaults baked in; storage keys
  * override them on the device), outfile (default build/firmware.js; null = do not
  * write), metafile path (default build/firmware.meta.json; null = none), mangle
- * (default true), squeeze (the terser pass, default true). Returns { code, bytes, esbuildBytes (before terser: what the metafile's per-module
+ * (default true), squeeze (the terser pass, default true), client ('layered': the
+ * reference build with the layered stack, firmware/layered-client.ts). Returns { code, bytes, esbuildBytes (before terser: what the metafile's per-module
  * bytes add up to), outfile, metafile, mangled }.
  */
 export async function buildFirmware(options = {}) {
   const outfile = options.outfile === undefined ? join(root, 'build/firmware.js') : options.outfile;
   const metaPath = options.metafile === undefined ? join(root, 'build/firmware.meta.json') : options.metafile;
-  const mangled = options.mangle === false ? null : await privateMemberNames();
+  // The reference build (firmware/layered-client.ts): the layered stack where the app
+  // imports the device client. Not mangled: the names are computed from the shipped app.
+  const layered = options.client === 'layered';
+  const mangled = options.mangle === false || layered ? null : await privateMemberNames();
   const result = await build({
+    plugins: layered ? [{ name: 'layered-client', setup: (b) => b.onResolve({ filter: /\/device-(?:client|runtime)$/ }, () => ({ path: join(root, 'firmware/layered-client.ts') })) }] : [],
     entryPoints: [join(root, 'firmware/app.ts')],
     absWorkingDir: root,
     bundle: true,

@@ -8,21 +8,21 @@
  * src/protocol/protocol.ts uses it. Comments name the layered file each part mirrors;
  * the reasons behind each rule are written there.
  */
-import type { KalumaSocket } from '../../board/kaluma/kaluma';
-import { putUint32 } from '../bytes';
-import { causeOfError, type CloseCause } from '../client/close-cause';
-import { coreErrorName } from '../core/error-ids';
-import { createJsCore } from '../core/js-core';
-import { DEFAULT_MAX_MESSAGE, EV_DATA, FLAG_FIN, FLAG_FIRST, FLAG_LAST, RECORD_SLOTS, type FrameValidator } from '../core/types';
-import { isSendableCloseCode, PicowsError } from '../errors';
-import { base64Encode } from '../handshake/base64';
-import { sha1 } from '../handshake/sha1';
-import { parseWsUrl, type WsUrl } from '../handshake/url';
-import { orDefault as or } from '../or-default';
-import { closeReasonBytes, encodeClosePayload, parseCloseCode } from '../protocol/close-payload';
-import { buildMaskedFrame, maskedHeaderSize } from '../protocol/frame-writer';
-import { dataFrame, newSid, parseAck } from '../resilience/ack-protocol';
-import type { DeviceRuntime } from './runtime';
+import type { KalumaSocket } from './kaluma';
+import { putUint32 } from '../../src/bytes';
+import { causeOfError, type CloseCause } from '../../src/client/close-cause';
+import { coreErrorName } from '../../src/core/error-ids';
+import { createJsCore } from '../../src/core/js-core';
+import { DEFAULT_MAX_MESSAGE, EV_DATA, FLAG_FIN, FLAG_FIRST, FLAG_LAST, RECORD_SLOTS, type FrameValidator } from '../../src/core/types';
+import { isSendableCloseCode, PicowsError } from '../../src/errors';
+import { base64Encode } from '../../src/handshake/base64';
+import { sha1 } from '../../src/handshake/sha1';
+import { parseWsUrl, type WsUrl } from '../../src/handshake/url';
+import { orDefault as or } from '../../src/or-default';
+import { closeReasonBytes, encodeClosePayload, parseCloseCode } from '../../src/protocol/close-payload';
+import { buildMaskedFrame, maskedHeaderSize } from '../../src/protocol/frame-writer';
+import { dataFrame, newSid, parseAck } from '../../src/resilience/ack-protocol';
+import type { DeviceRuntime } from './device-runtime';
 
 declare const millis: () => number;
 

@@ -1,9 +1,9 @@
 /**
- * The device client's runtime (src/device/device-client.ts): Kaluma's net module and
+ * The device client's runtime (board/kaluma/device-client.ts): Kaluma's net module and
  * the hardware RNG. Timers, text coding and the JS core the client takes from the
  * globals and src/core directly: it only ever runs in the device bundle.
  */
-import type { KalumaNet, KalumaRp2 } from '../../board/kaluma/kaluma';
+import type { KalumaNet, KalumaRp2 } from './kaluma';
 
 export interface DeviceRuntime {
   net: KalumaNet;
