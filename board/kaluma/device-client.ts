@@ -479,22 +479,21 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       const s = (sock = new rt.net.Socket());
       let opened = false;
       let closed = false;
+      // Every socket event runs guarded, as the layered Connection runs the client's code
+      // inside report(): Kaluma's driver swallows a throw from a socket callback without a
+      // word (board/sim/kaluma/session.ts, invoke), and a half-run handler goes unseen.
       s.on('connect', () => {
         if (opened) return;
         opened = true;
-        if (sock === s) onOpen();
+        guarded(s, onOpen);
       });
-      s.on('data', (chunk) => {
-        if (sock === s) onData(chunk);
-      });
+      s.on('data', (chunk) => guarded(s, onData, chunk));
       s.on('close', () => {
         if (closed) return;
         closed = true;
-        if (sock === s) onSocketClose();
+        guarded(s, onSocketClose);
       });
-      s.on('error', (err) => {
-        if (sock === s) onSocketError(err);
-      });
+      s.on('error', (err) => guarded(s, onSocketError, err));
       s.connect({ host: target.host, port: target.port });
     } catch (e) {
       abort('CONNECT_FAILED', { message: messageOf(e) });
@@ -1169,9 +1168,14 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   }
 
   function emit(ev: DeviceEvent): void {
-    if (!api.onevent) return;
+    if (api.onevent) guarded(null, api.onevent, ev);
+  }
+
+  /** Calls fn(a) when `s` is still this connection's socket (null: always); a throw is logged, not passed up. */
+  function guarded<A>(s: KalumaSocket | null, fn: (a: A) => void, a?: A): void {
+    if (s && sock !== s) return;
     try {
-      api.onevent(ev);
+      fn(a as A);
     } catch (e) {
       console.error('picows: an event listener threw:', e);
     }
