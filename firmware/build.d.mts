@@ -12,6 +12,8 @@ export interface FirmwareBuildOptions {
   mangle?: boolean;
   /** terser's second pass, without function inlining (default true). */
   squeeze?: boolean;
+  /** 'layered': the reference build, the app over the layered stack (firmware/layered-client.ts), never flashed. */
+  client?: 'layered';
 }
 
 export interface Metafile {

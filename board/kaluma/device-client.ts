@@ -315,6 +315,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   ring = new Array(or(p.diagnostics, 8));
   const b = o.outbox || {};
   maxCount = b.maxCount || 32;
+  // The layered outbox throws here too (its ring is an Array of maxCount); a negative count would never evict.
+  if (!(maxCount >= 1 && maxCount % 1 === 0)) throw new RangeError('outbox.maxCount');
   maxBytes = or(b.maxBytes, 4096);
   acking = !!or(b.acks, o.atLeastOnce);
   windowSize = b.window || maxCount;
@@ -577,7 +579,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     }
     setState('open');
     emit({ type: 'open', attempt: attemptsMade, protocol: subproto });
-    flush();
+    guarded(null, flush);
     if (i + 1 < chunk.length && rs !== CLOSED) receive(chunk.subarray(i + 1));
   }
 
@@ -614,9 +616,9 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     }
     if (status && status[1] !== '101') {
       const after = headers['retry-after'];
-      throw new PicowsError('HANDSHAKE_STATUS', { status: +status[1], reason: status[2] || '', retryAfter: /^\d+$/.test(after) ? +after : undefined, headers });
+      throw new PicowsError('HANDSHAKE_STATUS', { status: +status[1], reason: status[2] || '', retryAfter: /^\d+$/.test(after) ? +after : undefined });
     }
-    if (badLine !== null) throw new PicowsError('HANDSHAKE_BAD_RESPONSE', { line: badLine });
+    if (badLine !== null) throw new PicowsError('HANDSHAKE_BAD_RESPONSE', { line: badLine.slice(0, 80) });
     const upgrade = headers.upgrade;
     if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
     const connection = headers.connection;
@@ -680,7 +682,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     rs = CLOSED;
     hsBuf = null;
     dispose();
-    onClose(cause, code, reason, wasClean, err);
+    guarded(null, () => onClose(cause, code, reason, wasClean, err));
   }
 
   /** close() on the connection (connection.ts close(), protocol.ts sendClose()); throws INVALID_CLOSE_ARGS. */
@@ -707,6 +709,9 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     const s = sock;
     sock = null;
     cur = null;
+    // Frames not yet written die with the connection (the layered stack frees them with its Protocol).
+    outq = [];
+    queued = 0;
     if (s) {
       try {
         s.removeAllListeners();
@@ -847,7 +852,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     for (const q = box; q.length && q[2] && (q[2] as number) <= n; released++) shift();
     acked += released;
     if (released > 0) emit({ type: 'acked', seq: n, count: released });
-    flush();
+    guarded(null, flush);
   }
 
   function receiveClose(bytes: Uint8Array, start: number, end: number): void {
@@ -1171,7 +1176,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (api.onevent) guarded(null, api.onevent, ev);
   }
 
-  /** Calls fn(a) when `s` is still this connection's socket (null: always); a throw is logged, not passed up. */
+  /**
+   * Calls fn(a) when `s` is still this connection's socket (null: always); a throw is
+   * logged, not passed up. The client's own steps (a flush, the ending) run this way
+   * inside the connection's, as the layered Connection's report() runs them: a throw in
+   * one leaves the connection's state whole.
+   */
   function guarded<A>(s: KalumaSocket | null, fn: (a: A) => void, a?: A): void {
     if (s && sock !== s) return;
     try {
