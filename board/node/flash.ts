@@ -114,7 +114,7 @@ export async function flashCommand(args: string[], out?: (line: string) => void)
     const pct = ((100 * bundle.bytes.length) / firmware.BUNDLE_BUDGET).toFixed(0);
     const problem = bundleProblem(bundle, firmware.BUNDLE_LIMIT, values.force === true);
     if (problem) throw new FlashFailure(problem);
-    if (bundle.bytes.length > firmware.BUNDLE_LIMIT) {
+    if (bundle.bytes.length - bundle.settingsBytes > firmware.BUNDLE_LIMIT) {
       say(`picows flash: --force: ${bundle.name} is ${bundle.bytes.length} bytes, over the ${firmware.BUNDLE_LIMIT}-byte limit; flashing it anyway`);
     }
     const { protocol, SerialPort } = loadKalumaCli();
@@ -164,6 +164,8 @@ interface Bundle {
   /** What to call it in messages: the file name, or "the firmware build". */
   name: string;
   bytes: Buffer;
+  /** What the baked-in --url, --ssid and --password add to it (0 for --file): the budget is the program's, the settings come on top. */
+  settingsBytes: number;
 }
 
 async function loadBundle(
@@ -172,7 +174,7 @@ async function loadBundle(
 ): Promise<Bundle> {
   if (values.file) {
     try {
-      return { name: values.file, bytes: readFileSync(values.file) };
+      return { name: values.file, bytes: readFileSync(values.file), settingsBytes: 0 };
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new FlashFailure(err.code === 'ENOENT' ? `no such bundle file ${values.file}` : `cannot read ${values.file}: ${err.message}`);
@@ -181,7 +183,9 @@ async function loadBundle(
   try {
     // In memory: a baked-in Wi-Fi password stays off the disk.
     const build = await buildFirmware({ url: values.url, ssid: values.ssid, password: values.password, outfile: null, metafile: null });
-    return { name: 'the firmware build', bytes: Buffer.from(build.code, 'utf8') };
+    const baked = values.url || values.ssid || values.password;
+    const plain = baked ? (await buildFirmware({ outfile: null, metafile: null })).bytes : build.bytes;
+    return { name: 'the firmware build', bytes: Buffer.from(build.code, 'utf8'), settingsBytes: Math.max(0, build.bytes - plain) };
   } catch (e) {
     throw new FlashFailure(`building the firmware failed: ${(e as Error).message}`);
   }
@@ -199,9 +203,10 @@ function bundleProblem(bundle: Bundle, budget: number, force: boolean): string |
       return `${bundle.name} has a non-ASCII byte 0x${bytes[i].toString(16)} at offset ${i} (${lineAndColumn(bytes, i)}); picows flashes ASCII only (build with charset ascii)`;
     }
   }
-  if (bytes.length > budget && !force) {
+  if (bytes.length - bundle.settingsBytes > budget && !force) {
+    const settings = bundle.settingsBytes ? ` (${bundle.settingsBytes} of them the baked-in settings, which come on top)` : '';
     return (
-      `${bundle.name} is ${bytes.length} bytes, over the ${budget}-byte (${budget / 1024} KiB) limit by ${bytes.length - budget}; ` +
+      `${bundle.name} is ${bytes.length} bytes${settings}, over the ${budget}-byte (${budget / 1024} KiB) limit by ${bytes.length - bundle.settingsBytes - budget}; ` +
       'its source stays in the 180 KiB heap while it runs, so picows refuses to flash it (--force flashes it anyway)'
     );
   }
