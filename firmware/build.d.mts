@@ -36,6 +36,7 @@ export const KALUMA_BUILTINS: string[];
 export const BUNDLE_BUDGET: number;
 export const BUNDLE_LIMIT: number;
 export const INTERNAL_TYPES: string[];
-export function privateMemberNames(): Promise<string[] | null>;
+/** extraRoots: more entry files for the type check (the reference build adds firmware/layered-client.ts). */
+export function privateMemberNames(extraRoots?: string[]): Promise<string[] | null>;
 export function buildFirmware(options?: FirmwareBuildOptions): Promise<FirmwareBuild>;
 export function bytesByModule(metafile: Metafile): [string, number][];

@@ -77,14 +77,14 @@ export const INTERNAL_TYPES = [
  * name, consistently across the bundle. Returns null when the TypeScript compiler is
  * not installed (then nothing is mangled).
  */
-export async function privateMemberNames() {
+export async function privateMemberNames(extraRoots = []) {
   let ts;
   try {
     ts = (await import('typescript')).default;
   } catch (e) {
     return null;
   }
-  const program = ts.createProgram([join(root, 'firmware/app.ts')], {
+  const program = ts.createProgram([join(root, 'firmware/app.ts'), ...extraRoots.map((f) => join(root, f))], {
     target: ts.ScriptTarget.ES2019,
     lib: ['lib.es2019.d.ts', 'lib.es2020.bigint.d.ts'],
     types: ['node'],
@@ -174,9 +174,9 @@ export async function buildFirmware(options = {}) {
   const outfile = options.outfile === undefined ? join(root, 'build/firmware.js') : options.outfile;
   const metaPath = options.metafile === undefined ? join(root, 'build/firmware.meta.json') : options.metafile;
   // The reference build (firmware/layered-client.ts): the layered stack where the app
-  // imports the device client. Not mangled: the names are computed from the shipped app.
+  // imports the device client, mangled as it shipped (its files join the type check).
   const layered = options.client === 'layered';
-  const mangled = options.mangle === false || layered ? null : await privateMemberNames();
+  const mangled = options.mangle === false ? null : await privateMemberNames(layered ? ['firmware/layered-client.ts'] : []);
   const result = await build({
     plugins: layered ? [{ name: 'layered-client', setup: (b) => b.onResolve({ filter: /\/device-(?:client|runtime)$/ }, () => ({ path: join(root, 'firmware/layered-client.ts') })) }] : [],
     entryPoints: [join(root, 'firmware/app.ts')],
