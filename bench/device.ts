@@ -85,6 +85,15 @@ function budgetRows(name: string, value: number, budget: number, budgetName: str
   ];
 }
 
+/** The device client's figure beside the layered stack's, the same app in both (buildFirmware({ client: 'layered' })). */
+function vsLayeredRows(name: string, device: number, layered: number): Row[] {
+  const to = 'layered stack (reference build)';
+  return [
+    { name, impl: 'picows firmware', metric: 'size', value: device, unit: 'bytes', ratio: device / layered, ratioTo: to },
+    { name, impl: to, metric: 'size', value: layered, unit: 'bytes', ratio: 1, ratioTo: to },
+  ];
+}
+
 type FirmwareBuilder = typeof import('../firmware/build.mjs');
 
 /**
@@ -106,6 +115,11 @@ async function runDevice(): Promise<SectionResult> {
   progress('device: worst-case heap in QuickJS (40 reconnects, an outage, the return, 8 KiB)');
   const worst = await measureWorstCase(fw.code);
   const worstPeak = Math.max(worst.outagePeak, worst.returnPeak, worst.messagePeak);
+  progress('device: the reference build (the same app over the layered stack)');
+  const ref = await buildFirmware({ outfile: null, metafile: null, client: 'layered' });
+  const refHeap = await measureHeap(ref.code);
+  const refWorst = await measureWorstCase(ref.code);
+  const refWorstPeak = Math.max(refWorst.outagePeak, refWorst.returnPeak, refWorst.messagePeak);
   progress('');
   const rows: Row[] = [
     ...budgetRows('bundle (minified es2019, one script)', fw.bytes, BUNDLE_BUDGET, 'budget 24 KiB'),
@@ -115,6 +129,10 @@ async function runDevice(): Promise<SectionResult> {
     ...budgetRows('heap: peak vs the whole Kaluma heap', heap.peak, KALUMA_HEAP, 'Kaluma heap'),
     ...budgetRows('heap: worst-case peak (outage, return, 8 KiB message)', worstPeak, PEAK_BUDGET, 'budget 64 KiB'),
     ...budgetRows('heap: growth from reconnect 10 to 40', worst.live[1] - worst.live[0], 512, 'budget 512 B'),
+    ...vsLayeredRows('device client vs layered stack: bundle', fw.bytes, ref.bytes),
+    ...vsLayeredRows('device client vs layered stack: heap steady', heap.steady, refHeap.steady),
+    ...vsLayeredRows('device client vs layered stack: heap peak 4 KiB', heap.peak, refHeap.peak),
+    ...vsLayeredRows('device client vs layered stack: worst-case peak', worstPeak, refWorstPeak),
   ];
   const f = heap.figures;
   const top = modules
