@@ -12,6 +12,7 @@ import { deviceModule } from './helpers/device-module';
 type PolicyModule = typeof import('../src/resilience/policy');
 type HandshakeModule = typeof import('../src/handshake/client-handshake');
 type ErrorsModule = typeof import('../src/errors');
+type DeviceClientModule = typeof import('../board/kaluma/device-client');
 
 const notOnDevice = expect.objectContaining({ id: 'NOT_ON_DEVICE' });
 
@@ -38,14 +39,40 @@ describe('the device profile', () => {
     expect(d.diagnostics().length).toBeGreaterThan(0);
   });
 
-  it('the bundle has no WHATWG layer: ResilientClient drives a Connection, so WebSocket and EventSource stay out', async () => {
+  it('the shipped bundle runs the device client; the reference build has the layered stack without the WHATWG layer', async () => {
     const { buildFirmware, bytesByModule } = await import('../firmware/build.mjs');
-    const r = await buildFirmware({ outfile: null, metafile: null });
-    const modules = bytesByModule(r.metafile).map(([p]: [string, number]) => p);
-    expect(modules).toContain('src/client/connection.ts');
-    expect(modules).toContain('src/resilience/resilient-client.ts');
-    expect(modules).not.toContain('src/client/websocket.ts');
-    expect(r.code).not.toContain('addEventListener');
+    const shipped = await buildFirmware({ outfile: null, metafile: null });
+    const inShipped = bytesByModule(shipped.metafile).map(([p]: [string, number]) => p);
+    expect(inShipped).toContain('board/kaluma/device-client.ts');
+    for (const layer of ['src/resilience/resilient-client.ts', 'src/client/connection.ts', 'src/protocol/protocol.ts', 'src/handshake/client-handshake.ts', 'src/client/websocket.ts']) {
+      expect(inShipped).not.toContain(layer);
+    }
+    const ref = await buildFirmware({ outfile: null, metafile: null, client: 'layered' });
+    const inRef = bytesByModule(ref.metafile).map(([p]: [string, number]) => p);
+    expect(inRef).toContain('src/client/connection.ts');
+    expect(inRef).toContain('src/resilience/resilient-client.ts');
+    expect(inRef).not.toContain('board/kaluma/device-client.ts');
+    expect(inRef).not.toContain('src/client/websocket.ts');
+    expect(ref.code).not.toContain('addEventListener');
+  });
+
+  it('the device client refuses the same host-only options, and an outbox that could never evict', async () => {
+    const { DeviceClient } = await deviceModule<DeviceClientModule>('board/kaluma/device-client.ts');
+    const rt = { net: {} as never, random32: () => 0x12345678 };
+    const make = (o: object) => new DeviceClient('ws://pico.local/', rt, o);
+    for (const policy of [{ overrides: {} }, { classes: {} }, { decide: () => null }]) {
+      expect(() => make({ policy })).toThrow(notOnDevice);
+    }
+    expect(() => make({ outbox: { overflow: 'drop-newest' } })).toThrow(notOnDevice);
+    for (const maxCount of [-1, 0.5, Infinity]) expect(() => make({ outbox: { maxCount } })).toThrow(RangeError);
+    const c = make({});
+    for (const push of [{ key: 'k' }, { ttlMs: 1000 }, { session: true }, { overflow: 'drop-newest' }]) {
+      expect(() => c.send('x', push)).toThrow(notOnDevice);
+    }
+    // What the device does take: a plain send is queued, and counted.
+    expect(c.send('{"t":1}')).toBe('queued');
+    expect(c.stats.queued).toBe(1);
+    expect(c.state).toBe('idle');
   });
 
   it('ClientHandshake: Retry-After in seconds is read, an HTTP-date is left to the policy (undefined)', async () => {

@@ -198,8 +198,13 @@ describe('picows flash: writing to a fake Kaluma REPL over a pty', () => {
 
   it('builds the firmware with --url, --ssid and --password, and the board receives exactly that build', async () => {
     const { host, board } = await boardOnPty();
-    const baked = { url: 'ws://192.168.4.2:8080/telemetry', ssid: 'lab-net', password: 'pw-0123' };
-    // The real bundle, built by flash itself with these settings baked in, within the size limit (no --force).
+    // The longest an SSID (32) and a WPA passphrase (63) can be, and a URL long enough to
+    // take the file past the limit: the budget is the program's, so what the settings add
+    // comes on top (no --force).
+    const plain = await buildFirmware({ outfile: null, metafile: null });
+    expect(plain.bytes).toBeLessThanOrEqual(BUNDLE_LIMIT);
+    const path = 'd'.repeat(Math.max(64, BUNDLE_LIMIT - plain.bytes + 100));
+    const baked = { url: 'ws://192.168.4.2:8080/telemetry/' + path, ssid: 'lab-net-' + 's'.repeat(24), password: 'pw-' + 'p'.repeat(60) };
     const r = await flash(['--port', host, '--timeout', TIMEOUT, '--url', baked.url, '--ssid', baked.ssid, '--password', baked.password]);
     expect(r.code, r.text).toBe(0);
     const expected = await buildFirmware({ ...baked, outfile: null, metafile: null });
@@ -207,6 +212,10 @@ describe('picows flash: writing to a fake Kaluma REPL over a pty', () => {
     expect(board.files[0].program.equals(Buffer.from(expected.code, 'latin1'))).toBe(true);
     expect(board.files[0].program.toString('latin1')).toContain(baked.url);
     expect(r.text).toContain(`the firmware build, ${expected.bytes} bytes`);
+    expect(expected.bytes - plain.bytes).toBeGreaterThan(baked.url.length + baked.ssid.length + baked.password.length - 3);
+    // Over the limit as a file, within it as a program: flashed without --force.
+    expect(expected.bytes).toBeGreaterThan(BUNDLE_LIMIT);
+    expect(r.text).not.toContain('--force');
     expect(board.loads).toBe(1);
   }, 30_000);
 

@@ -4,8 +4,9 @@
  * scripted real TCP server on 127.0.0.1, on virtual time, and a record of everything
  * the two bundles must agree on.
  *
- * Virtual time: the board's clock is the host's monotonic clock plus a warp (board/sim/
- * kaluma/timers.ts). advance() moves it from one board timer's due time to the next, the
+ * Virtual time: the board runs with `virtualTime` (board/sim/kaluma/timers.ts), so its
+ * clock moves only by warps, never with the host's: however loaded the machine, each
+ * bundle sees the same board times. advance() moves it from one board timer's due time to the next, the
  * way Kaluma's own blocking calls do (warp, then reschedule the timer table and the
  * watchdog), and between two steps lets the real loopback I/O settle: it waits (real ms)
  * until nothing moves (no board event, no byte received by the board or the server, no
@@ -354,7 +355,7 @@ export async function runScenario(code: string, script: Script, drive: (c: Contr
   const port = await server.listen();
   const radio = new Radio({ up: true, ssid: 'lab', password: 'pw' });
   const storage = Object.assign({ WS_URL: `ws://127.0.0.1:${port}/`, TELEMETRY_MS: '600000', WIFI_SSID: 'lab', WIFI_PASSWORD: 'pw' }, opts.storage || {});
-  const board = createKalumaBoard({ seed: opts.seed ?? 5, radio, storage });
+  const board = createKalumaBoard({ seed: opts.seed ?? 5, radio, storage, virtualTime: true });
   const time = new VirtualTime(board, server);
   server.now = () => (board.state === 'disposed' ? -1 : board.session.clock.now());
   const run = runBundle(code, board);

@@ -54,6 +54,7 @@ export interface ResolvedOptions {
   bootDelayMs: number;
   logLimit: number;
   echoConsole: boolean;
+  virtualTime: boolean;
 }
 
 function formatError(err: unknown): string {
@@ -111,6 +112,7 @@ export class KalumaBoard {
       bootDelayMs: opts.bootDelayMs ?? 0,
       logLimit: opts.logLimit ?? 5000,
       echoConsole: opts.echoConsole ?? false,
+      virtualTime: opts.virtualTime ?? false,
     };
     this.flash = new FlashStorage(opts.storage);
     this.watchdog = new Watchdog(() => this.watchdogExpired('the watchdog was not fed in time'));

@@ -39,7 +39,7 @@ export type SystemErrorConstructor = new (errno: number, code?: string, message?
 const APPLY_BYTES_PER_ELEMENT = 9;
 
 export class BootSession {
-  readonly clock = new BootClock();
+  readonly clock: BootClock;
   readonly timers: BoardTimers;
   readonly net: NetDevice;
   readonly wifi: WifiDevice;
@@ -59,6 +59,7 @@ export class BootSession {
     readonly board: KalumaBoard,
     readonly boot: number,
   ) {
+    this.clock = new BootClock(!board.options.virtualTime);
     this.timers = new BoardTimers(this.clock, (fn) => this.invoke(fn, undefined, [], 'timer', 'print'));
     this.net = new NetDevice(this);
     this.wifi = new WifiDevice(this);

@@ -14,9 +14,12 @@ export class BootClock {
   private readonly startedAt = performance.now();
   private warpMs = 0;
 
+  /** realTime false: the clock moves only by warps (a test that drives board time itself). */
+  constructor(private readonly realTime = true) {}
+
   /** Board milliseconds since boot, fractional. */
   now(): number {
-    return performance.now() - this.startedAt + this.warpMs;
+    return (this.realTime ? performance.now() - this.startedAt : 0) + this.warpMs;
   }
 
   /** millis(): whole milliseconds since boot. */

@@ -58,6 +58,12 @@ export interface KalumaBoardOptions {
   logLimit?: number;
   /** Also print the board's console to the host's stdout/stderr, prefixed with the label. */
   echoConsole?: boolean;
+  /**
+   * Board time moves only when the emulation warps it (a blocking call) or the test does
+   * (`session.clock.warp()`, then `session.timers.reschedule()`): a run that does not
+   * depend on how fast the host is. Default false: the host's clock plus warps.
+   */
+  virtualTime?: boolean;
 }
 
 export type BoardState = 'running' | 'hung' | 'idle' | 'disposed';
