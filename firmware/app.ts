@@ -2,7 +2,9 @@
  * picows telemetry: the program flashed onto a Pico W running Kaluma 1.2.1.
  *
  * Boot: read the settings (firmware/config.ts), join Wi-Fi, arm the watchdog, then
- * run a ResilientClient in at-least-once mode with the Wi-Fi hook and queue one
+ * run the device client (board/kaluma/device-client.ts: ResilientClient's size-first
+ * twin; the reference build swaps the layered stack in here, firmware/layered-client.ts)
+ * in at-least-once mode with the Wi-Fi hook and queue one
  * JSON reading every TELEMETRY_MS. The server acks each seq ({"ack":N}); anything
  * unacked when a connection dies is resent on the next one, so readings queued
  * while the radio is down arrive once it is back (up to the outbox's bounds, the
@@ -17,7 +19,7 @@
 import type { KalumaCyw43, KalumaMemoryUsage, KalumaNet, KalumaRp2, KalumaStorage, KalumaWdt, KalumaWifiModule } from '../board/kaluma/kaluma';
 import { ledPattern, StatusLed } from '../board/kaluma/status-led';
 import { KalumaLink } from '../board/kaluma/wifi';
-import { DeviceClient as ResilientClient } from '../board/kaluma/device-client';
+import { DeviceClient } from '../board/kaluma/device-client';
 import { kalumaRuntime } from '../board/kaluma/device-runtime';
 import { loadConfig } from './config';
 
@@ -82,7 +84,7 @@ try {
   console.error('no watchdog', e);
 }
 
-const client = new ResilientClient(cfg.url, kalumaRuntime(require('net') as KalumaNet, require('rp2') as KalumaRp2), {
+const client = new DeviceClient(cfg.url, kalumaRuntime(require('net') as KalumaNet, require('rp2') as KalumaRp2), {
   atLeastOnce: true,
   // The client polls the link once a second; the app reads the same answers for the LED and rejoining.
   link: {

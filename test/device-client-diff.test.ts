@@ -165,7 +165,7 @@ async function until(c: Controls, done: () => boolean, max = 120000): Promise<vo
 /** The largest message the client accepts by default (maxMessage, 8 KiB): 8192 bytes. */
 const MESSAGE_8K = '{"cmd":"config","pad":"' + 'y'.repeat(8 * 1024 - 25) + '"}';
 
-// ---- the 16 short scripts of the spike ----
+// ---- 16 short scripts: the handshake, protocol errors, closes ----
 
 const SHORT: { [name: string]: Script } = {
   'status 503 retry-after 1': (c) => c.write('HTTP/1.1 503 Busy\r\nRetry-After: 1\r\n\r\n'),
