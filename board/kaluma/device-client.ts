@@ -330,6 +330,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   nextSeq = b.firstSeq || 1;
   if (b.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
   const sid = newSid(random);
+  // The options read in more than one place, read once (the app never changes them).
+  const maxMessage = or(o.maxMessage, DEFAULT_MAX_MESSAGE);
+  const maxHead = or(o.maxHeadBytes, 4096);
+  const fragmentSize = o.fragmentSize || 504;
+  const closeTimeout = or(o.closeTimeout, 2000);
+  const pingInterval = or(o.pingInterval, 5000);
 
   function random(): number {
     return rt.random32() / 4294967296;
@@ -367,7 +373,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     endPending = settling = false;
     closeCause = 'peer-closed';
     headLength = crlf = 0;
-    hsBuf = new Uint8Array(or(o.maxHeadBytes, 4096));
+    hsBuf = new Uint8Array(maxHead);
     arm(0, () => startConnect());
   }
 
@@ -376,8 +382,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     const p = o.protocols;
     const protocols = typeof p === 'string' ? [p] : p || [];
     const extra = o.headers || {};
-    const max = or(o.maxHeadBytes, 4096);
-    if (!(max >= 1 && max % 1 === 0)) throw badOption();
+    if (!(maxHead >= 1 && maxHead % 1 === 0)) throw badOption();
     wsKey = key;
     let head = 'GET ' + target.path + ' HTTP/1.1\r\nHost: ' + target.hostHeader + '\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ' + key + '\r\nSec-WebSocket-Version: 13\r\n';
     for (let i = 0; i < protocols.length; i++) {
@@ -473,7 +478,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (err) return finish(causeOfError(err.id), err);
     const handshakeRtt = millis() - requestAt;
     // The protocol starts (protocol.ts constructor).
-    validator = core.createValidator(or(o.maxMessage, DEFAULT_MAX_MESSAGE), o.validatorFlags || 0);
+    validator = core.createValidator(maxMessage, o.validatorFlags || 0);
     proto = true;
     ps = OPEN;
     received = msgOpcode = msgLength = controls = dataSent = queued = closeCode = 0;
@@ -489,12 +494,11 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     openedAt = millis();
     afterDrop = false;
     addRtt(handshakeRtt);
-    const interval = or(o.pingInterval, 5000);
-    if (interval > 0) {
+    if (pingInterval > 0) {
       running = true;
       lastRx = millis();
       pingAt = -1;
-      liveIn(interval);
+      liveIn(pingInterval);
     }
     setState('open');
     emit({ type: 'open', attempt: attemptsMade, protocol: subproto });
@@ -576,7 +580,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if ((ps === CLOSED || failure) && !settling) {
       settling = true;
       if (rs === OPEN) rs = CLOSING;
-      arm(or(o.closeTimeout, 2000), () => fromProtocol());
+      arm(closeTimeout, () => fromProtocol());
       if (failure) {
         endPending = true;
         pump();
@@ -620,7 +624,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       ps = CLOSING;
     }
     pump();
-    arm(or(o.closeTimeout, 2000), () => abort('CLOSE_TIMEOUT'));
+    arm(closeTimeout, () => abort('CLOSE_TIMEOUT'));
   }
 
   /** Never written again, every reference dropped; destroyed on a later turn (inside its own callback it has crashed Kaluma). */
@@ -745,9 +749,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     const total = msgLength + length;
     if (total > msgBuf.length) {
       let size = msgBuf.length * 2;
-      const limit = or(o.maxMessage, DEFAULT_MAX_MESSAGE);
       if (size < 256) size = 256;
-      if (size > limit) size = limit;
+      if (size > maxMessage) size = maxMessage;
       if (size < total) size = total;
       const grown = new Uint8Array(size);
       copyInto(grown, 0, msgBuf, 0, msgLength);
@@ -819,7 +822,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (typeof head === 'number') {
       const message = q[1] as Uint8Array;
       const start = dataSent;
-      const end = Math.min(start + (o.fragmentSize || 504), message.length);
+      const end = Math.min(start + fragmentSize, message.length);
       const last = end === message.length;
       dataSent = last ? 0 : end;
       frame = buildMaskedFrame((last ? 0x80 : 0) | (start === 0 ? head : 0), message, start, end, rt.random32(), core);
@@ -866,7 +869,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (pingAt < 0 || p.length !== 4 || ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0 !== pingSeq) return;
     addRtt(lastRx - pingAt);
     pingAt = -1;
-    if (running) liveIn(or(o.pingInterval, 5000));
+    if (running) liveIn(pingInterval);
   }
 
   /** Runs tick() in `ms` (at least 1) instead of any earlier plan; without `ms`, only cancels. */
@@ -881,7 +884,6 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   function tick(): void {
     if (!running) return;
-    const interval = or(o.pingInterval, 5000);
     const now = millis();
     const silent = now - lastRx;
     if (pingAt >= 0) {
@@ -890,10 +892,10 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         running = false;
         return abort('PONG_TIMEOUT', { silentMs: silent });
       }
-      if (silent < interval) pingAt = -1;
+      if (silent < pingInterval) pingAt = -1;
       else return liveIn(deadline() - since);
     }
-    if (silent >= interval) {
+    if (silent >= pingInterval) {
       pingSeq = (pingSeq + 1) >>> 0;
       putUint32(pingBuf, 0, pingSeq);
       pingAt = now;
@@ -902,7 +904,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         pump();
       }
       liveIn(deadline());
-    } else liveIn(interval - silent);
+    } else liveIn(pingInterval - silent);
   }
 
   // ---- endings (resilient-client.ts onClose(), policy.ts, backoff.ts) ----
@@ -1074,13 +1076,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   }
 
   function queueMessage(opcode: number, bytes: Uint8Array, copy?: boolean): void {
-    const size = o.fragmentSize || 504;
     const length = bytes.length;
-    if (length <= size) return queueFrame(opcode, bytes);
+    if (length <= fragmentSize) return queueFrame(opcode, bytes);
     outq.push(opcode, copy ? new Uint8Array(bytes) : bytes);
-    const whole = Math.floor(length / size);
-    const rest = length - whole * size;
-    queued += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
+    const whole = Math.floor(length / fragmentSize);
+    const rest = length - whole * fragmentSize;
+    queued += length + whole * maskedHeaderSize(fragmentSize) + (rest > 0 ? maskedHeaderSize(rest) : 0);
   }
 
   // ---- small things ----
@@ -1190,7 +1191,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         if (o.atLeastOnce) n += 42 + sid.length;
       }
       const size = typeof data === 'string' ? data.length : data.byteLength;
-      if (n > or(o.maxMessage, DEFAULT_MAX_MESSAGE) || size > maxBytes) {
+      if (n > maxMessage || size > maxBytes) {
         drops['too-big']++;
         emit({ type: 'dropped', reason: 'too-big' });
         return 'too-big';
