@@ -270,48 +270,52 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   let written = 0;
 
   // ---- the connection (connection.ts, board/kaluma/transport.ts) ----
-  let rs = CLOSED;
+  // The ones without a value are set by connect() or onOpen() before anything reads them.
+  let rs: number;
   let sock: KalumaSocket | null = null;
   let ctimer: unknown;
   let target!: WsUrl;
-  let wsKey = '';
-  let request = '';
-  let hsBuf: Uint8Array | null = null;
-  let headLength = 0;
-  let crlf = 0;
+  let wsKey: string;
+  let request: string;
+  let hsBuf: Uint8Array | null;
+  let headLength: number;
+  let crlf: number;
   let requestAt = 0;
-  let subproto = '';
-  let cur: Uint8Array | null = null;
-  let curAt = 0;
-  let left = -1;
-  let endPending = false;
-  let settling = false;
-  let closeCause: CloseCause = 'peer-closed';
+  let subproto: string;
+  let cur: Uint8Array | null;
+  let curAt: number;
+  let left: number;
+  let endPending: boolean;
+  let settling: boolean;
+  let closeCause: CloseCause;
 
   // ---- the protocol (protocol.ts) ----
-  let proto = false;
-  let ps = OPEN;
+  // The ones without a value are set when the protocol starts (onData(), the handshake's
+  // end) before anything reads them; proto by connect().
+  let proto: boolean;
+  let ps: number;
   let validator: FrameValidator | null = null;
-  let received = 0;
-  let msgOpcode = 0;
-  let msgBuf = EMPTY;
-  let msgLength = 0;
-  let ctlBuf = EMPTY;
+  let received: number;
+  let msgOpcode: number;
+  let msgBuf: Uint8Array;
+  let msgLength: number;
+  let ctlBuf: Uint8Array;
   let ctlLength = 0;
   let outq: (Uint8Array | number)[] = [];
-  let controls = 0;
-  let dataSent = 0;
-  let queued = 0;
-  let closeCode = 0;
-  let closeReason = '';
-  let clean = false;
-  let failure: PicowsError | null = null;
+  let controls: number;
+  let dataSent: number;
+  let queued: number;
+  let closeCode: number;
+  let closeReason: string;
+  let clean: boolean;
+  let failure: PicowsError | null;
 
   // ---- liveness (liveness.ts) ----
+  // lastRx is set by onData() (on each chunk), pingSeq by connect(), before anything reads them.
   let srtt = -1;
-  let lastRx = 0;
+  let lastRx: number;
   let pingAt = -1;
-  let pingSeq = 0;
+  let pingSeq: number;
   let pingBuf = new Uint8Array(4);
   let ltimer: unknown;
   let running = false;
