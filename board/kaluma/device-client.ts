@@ -378,7 +378,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     closeCause = 'peer-closed';
     headLength = crlf = 0;
     hsBuf = new Uint8Array(maxHead);
-    arm(0, () => startConnect());
+    arm(0, startConnect);
   }
 
   /** The upgrade request (client-handshake.ts constructor); throws INVALID_HANDSHAKE_OPTIONS. */
@@ -491,7 +491,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     closeReason = '';
     clean = false;
     failure = null;
-    disarm();
+    ctimer = off(ctimer);
     rs = OPEN;
     // Open (resilient-client.ts): count it, start the uptime clock and the liveness watch, send what waits.
     opens++;
@@ -547,7 +547,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     }
     if (badLine !== null) throw new PicowsError('HANDSHAKE_BAD_RESPONSE', { line: badLine.slice(0, 80) });
     const upgrade = headers.upgrade;
-    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
+    // The same test as toLowerCase() === 'websocket' for the bytes a header can hold here (undefined tests as 'undefined').
+    if (!/^websocket$/i.test(upgrade)) throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
     const connection = headers.connection;
     if (!/(^|,)[ \t]*upgrade[ \t]*(,|$)/i.test(connection || '')) throw new PicowsError('HANDSHAKE_CONNECTION', { connection });
     const accept = headers['sec-websocket-accept'];
@@ -584,7 +585,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if ((ps === CLOSED || failure) && !settling) {
       settling = true;
       if (rs === OPEN) rs = CLOSING;
-      arm(closeTimeout, () => fromProtocol());
+      arm(closeTimeout, fromProtocol);
       if (failure) {
         endPending = true;
         pump();
@@ -604,7 +605,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   /** The one way out of a connection (connection.ts finish()). */
   function finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
     if (rs === CLOSED) return;
-    disarm();
+    ctimer = off(ctimer);
     dropSocket();
     rs = CLOSED;
     hsBuf = null;
@@ -1006,7 +1007,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       linkTimer = undefined;
       pollLink();
     }, o.linkPollInterval || 1000);
-    link.isUp((up) => onLink(up));
+    link.isUp(onLink);
   }
 
   function onLink(up: boolean): void {
@@ -1117,15 +1118,11 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   /** The connection's one deadline. */
   function arm(ms: number, fn: () => void): void {
-    disarm();
+    ctimer = off(ctimer);
     ctimer = setTimeout(() => {
       ctimer = undefined;
       fn();
     }, ms);
-  }
-
-  function disarm(): void {
-    ctimer = off(ctimer);
   }
 
   // The client's surface. Its methods are written here rather than as named functions
@@ -1184,17 +1181,18 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         if (!(data instanceof ArrayBuffer)) throw new TypeError('send()');
         data = new Uint8Array(data);
       }
+      // n: its size as a message (UTF-8, wrapped in at-least-once mode); size: what the outbox counts.
       let n: number;
-      if (typeof data !== 'string') n = data.byteLength;
+      let size: number;
+      if (typeof data !== 'string') n = size = data.byteLength;
       else {
-        n = data.length;
+        n = size = data.length;
         for (let i = 0; i < data.length; i++) {
           const c = data.charCodeAt(i);
           if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
         }
         if (o.atLeastOnce) n += 42 + sid.length;
       }
-      const size = typeof data === 'string' ? data.length : data.byteLength;
       if (n > maxMessage || size > maxBytes) {
         drops['too-big']++;
         emit({ type: 'dropped', reason: 'too-big' });
