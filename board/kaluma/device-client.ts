@@ -513,7 +513,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   /** Checks the response head[0, end) (client-handshake.ts verify()); returns the subprotocol or throws. */
   function verify(head: Uint8Array, end: number): string {
     const headers: { [name: string]: string } = Object.create(null);
-    let status: RegExpExecArray | null = null;
+    // Set by the first line (there is one: the head ends in CRLF CRLF).
+    let status!: RegExpExecArray | null;
     let badLine: string | null = null;
     let last = '';
     let lineStart = 0;
@@ -724,7 +725,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   function record(chunk: Uint8Array, flags: number, start: number, length: number): void {
     const opcode = flags & 15;
-    const complete = (flags & FLAG_FIN) !== 0 && (flags & FLAG_LAST) !== 0;
+    const complete = (flags & (FLAG_FIN | FLAG_LAST)) === (FLAG_FIN | FLAG_LAST);
     let end = start + length;
     if (opcode >= 8) {
       let bytes = chunk;
@@ -1054,7 +1055,6 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       const i = inFlight;
       if (i * 3 >= q.length || i >= windowSize) return;
       const m = q[3 * i] as Msg;
-      let seq = 0;
       let resend = false;
       if (!acking) {
         sent++;
@@ -1070,7 +1070,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       }
       // Text is wrapped with its seq in at-least-once mode; binary goes as it is, seq 0.
       const wrap = !!o.atLeastOnce && typeof m === 'string';
-      if (wrap) seq = lastSeq;
+      const seq = wrap ? lastSeq : 0;
       const data = wrap ? dataFrame(seq, sid, m as string) : m;
       if (typeof data === 'string') queueMessage(1, encode(data));
       else queueMessage(2, data, true);
@@ -1198,8 +1198,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         emit({ type: 'dropped', reason: 'too-big' });
         return 'too-big';
       }
-      const op = options;
-      if (op && (op.key != null || op.ttlMs !== undefined || op.session || op.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+      if (options && (options.key != null || options.ttlMs !== undefined || options.session || options.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
       // Drop-oldest: evict from the front until it fits; each eviction is reported after the push.
       let evicted = 0;
       while (box.length >= 3 * maxCount || qBytes + size > maxBytes) {
