@@ -270,48 +270,52 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   let written = 0;
 
   // ---- the connection (connection.ts, board/kaluma/transport.ts) ----
-  let rs = CLOSED;
+  // The ones without a value are set by connect() or onOpen() before anything reads them.
+  let rs: number;
   let sock: KalumaSocket | null = null;
   let ctimer: unknown;
   let target!: WsUrl;
-  let wsKey = '';
-  let request = '';
-  let hsBuf: Uint8Array | null = null;
-  let headLength = 0;
-  let crlf = 0;
+  let wsKey: string;
+  let request: string;
+  let hsBuf: Uint8Array | null;
+  let headLength: number;
+  let crlf: number;
   let requestAt = 0;
-  let subproto = '';
-  let cur: Uint8Array | null = null;
-  let curAt = 0;
-  let left = -1;
-  let endPending = false;
-  let settling = false;
-  let closeCause: CloseCause = 'peer-closed';
+  let subproto: string;
+  let cur: Uint8Array | null;
+  let curAt: number;
+  let left: number;
+  let endPending: boolean;
+  let settling: boolean;
+  let closeCause: CloseCause;
 
   // ---- the protocol (protocol.ts) ----
-  let proto = false;
-  let ps = OPEN;
+  // The ones without a value are set when the protocol starts (onData(), the handshake's
+  // end) before anything reads them; proto by connect().
+  let proto: boolean;
+  let ps: number;
   let validator: FrameValidator | null = null;
-  let received = 0;
-  let msgOpcode = 0;
-  let msgBuf = EMPTY;
-  let msgLength = 0;
-  let ctlBuf = EMPTY;
+  let received: number;
+  let msgOpcode: number;
+  let msgBuf: Uint8Array;
+  let msgLength: number;
+  let ctlBuf: Uint8Array;
   let ctlLength = 0;
   let outq: (Uint8Array | number)[] = [];
-  let controls = 0;
-  let dataSent = 0;
-  let queued = 0;
-  let closeCode = 0;
-  let closeReason = '';
-  let clean = false;
-  let failure: PicowsError | null = null;
+  let controls: number;
+  let dataSent: number;
+  let queued: number;
+  let closeCode: number;
+  let closeReason: string;
+  let clean: boolean;
+  let failure: PicowsError | null;
 
   // ---- liveness (liveness.ts) ----
+  // lastRx is set by onData() (on each chunk), pingSeq by connect(), before anything reads them.
   let srtt = -1;
-  let lastRx = 0;
+  let lastRx: number;
   let pingAt = -1;
-  let pingSeq = 0;
+  let pingSeq: number;
   let pingBuf = new Uint8Array(4);
   let ltimer: unknown;
   let running = false;
@@ -330,94 +334,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   nextSeq = b.firstSeq || 1;
   if (b.overflow === 'drop-newest') throw new PicowsError('NOT_ON_DEVICE', { option: 'overflow' });
   const sid = newSid(random);
-
-  function start(): void {
-    if (state !== 'idle' && state !== 'stopped') return;
-    userStopped = false;
-    state = 'idle';
-    if (o.link) pollLink();
-    connect();
-  }
-
-  function stop(code = 1000, reason = ''): void {
-    userStopped = true;
-    timer = off(timer);
-    linkTimer = off(linkTimer);
-    if (conn && rs <= OPEN) close(code, reason);
-    else if (!conn) setStopped('stopped by the application');
-  }
-
-  function send(data: Msg | ArrayBuffer, options?: { key?: string; ttlMs?: number; overflow?: string; session?: boolean }): string {
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      if (!(data instanceof ArrayBuffer)) throw new TypeError('send()');
-      data = new Uint8Array(data);
-    }
-    let n: number;
-    if (typeof data !== 'string') n = data.byteLength;
-    else {
-      n = data.length;
-      for (let i = 0; i < data.length; i++) {
-        const c = data.charCodeAt(i);
-        if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
-      }
-      if (o.atLeastOnce) n += 42 + sid.length;
-    }
-    const size = typeof data === 'string' ? data.length : data.byteLength;
-    if (n > or(o.maxMessage, DEFAULT_MAX_MESSAGE) || size > maxBytes) {
-      drops['too-big']++;
-      emit({ type: 'dropped', reason: 'too-big' });
-      return 'too-big';
-    }
-    const op = options;
-    if (op && (op.key != null || op.ttlMs !== undefined || op.session || op.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
-    // Drop-oldest: evict from the front until it fits; each eviction is reported after the push.
-    let evicted = 0;
-    while (box.length >= 3 * maxCount || qBytes + size > maxBytes) {
-      shift();
-      drops.evicted++;
-      evicted++;
-    }
-    box.push(data, size, 0);
-    qBytes += size;
-    while (evicted--) emit({ type: 'dropped', reason: 'evicted' });
-    if (state === 'open') flushIn(0);
-    return 'queued';
-  }
-
-  function stats(): DeviceStats {
-    const droppedBy: { [reason: string]: number } = {};
-    let dropped = 0;
-    for (const k in drops) dropped += droppedBy[k] = drops[k];
-    const up = openedAt >= 0 ? millis() - openedAt : 0;
-    return {
-      state: state,
-      attempts: attemptsMade,
-      connects: opens,
-      uptimeMs: up,
-      totalUptimeMs: totalUptime + up,
-      backoffMs: delay,
-      attempt: attempt,
-      lastClose: lastEnding,
-      rttMs: srtt >= 0 ? Math.round(srtt) : lastRtt,
-      queued: box.length / 3,
-      queuedBytes: qBytes,
-      inFlight: inFlight,
-      sent: sent,
-      acked: acked,
-      resent: resent,
-      dropped,
-      droppedBy,
-      closesByCause: closeCounts,
-    };
-  }
-
-  /** The policy's diagnostics, oldest first. */
-  function diagnostics(): DeviceDiagnostic[] {
-    const out: DeviceDiagnostic[] = [];
-    const n = ring.length;
-    for (let i = Math.max(0, written - n); i < written; i++) out.push(ring[i % n] as DeviceDiagnostic);
-    return out;
-  }
+  // The options read in more than one place, read once (the app never changes them).
+  const maxMessage = or(o.maxMessage, DEFAULT_MAX_MESSAGE);
+  const maxHead = or(o.maxHeadBytes, 4096);
+  const fragmentSize = o.fragmentSize || 504;
+  const closeTimeout = or(o.closeTimeout, 2000);
+  const pingInterval = or(o.pingInterval, 5000);
 
   function random(): number {
     return rt.random32() / 4294967296;
@@ -455,8 +377,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     endPending = settling = false;
     closeCause = 'peer-closed';
     headLength = crlf = 0;
-    hsBuf = new Uint8Array(or(o.maxHeadBytes, 4096));
-    arm(0, () => startConnect());
+    hsBuf = new Uint8Array(maxHead);
+    arm(0, startConnect);
   }
 
   /** The upgrade request (client-handshake.ts constructor); throws INVALID_HANDSHAKE_OPTIONS. */
@@ -464,8 +386,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     const p = o.protocols;
     const protocols = typeof p === 'string' ? [p] : p || [];
     const extra = o.headers || {};
-    const max = or(o.maxHeadBytes, 4096);
-    if (!(max >= 1 && max % 1 === 0)) throw badOption();
+    if (!(maxHead >= 1 && maxHead % 1 === 0)) throw badOption();
     wsKey = key;
     let head = 'GET ' + target.path + ' HTTP/1.1\r\nHost: ' + target.hostHeader + '\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ' + key + '\r\nSec-WebSocket-Version: 13\r\n';
     for (let i = 0; i < protocols.length; i++) {
@@ -561,7 +482,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (err) return finish(causeOfError(err.id), err);
     const handshakeRtt = millis() - requestAt;
     // The protocol starts (protocol.ts constructor).
-    validator = core.createValidator(or(o.maxMessage, DEFAULT_MAX_MESSAGE), o.validatorFlags || 0);
+    validator = core.createValidator(maxMessage, o.validatorFlags || 0);
     proto = true;
     ps = OPEN;
     received = msgOpcode = msgLength = controls = dataSent = queued = closeCode = 0;
@@ -570,19 +491,18 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     closeReason = '';
     clean = false;
     failure = null;
-    disarm();
+    ctimer = off(ctimer);
     rs = OPEN;
     // Open (resilient-client.ts): count it, start the uptime clock and the liveness watch, send what waits.
     opens++;
     openedAt = millis();
     afterDrop = false;
     addRtt(handshakeRtt);
-    const interval = or(o.pingInterval, 5000);
-    if (interval > 0) {
+    if (pingInterval > 0) {
       running = true;
       lastRx = millis();
       pingAt = -1;
-      liveIn(interval);
+      liveIn(pingInterval);
     }
     setState('open');
     emit({ type: 'open', attempt: attemptsMade, protocol: subproto });
@@ -593,7 +513,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   /** Checks the response head[0, end) (client-handshake.ts verify()); returns the subprotocol or throws. */
   function verify(head: Uint8Array, end: number): string {
     const headers: { [name: string]: string } = Object.create(null);
-    let status: RegExpExecArray | null = null;
+    // Set by the first line (there is one: the head ends in CRLF CRLF).
+    let status!: RegExpExecArray | null;
     let badLine: string | null = null;
     let last = '';
     let lineStart = 0;
@@ -627,7 +548,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     }
     if (badLine !== null) throw new PicowsError('HANDSHAKE_BAD_RESPONSE', { line: badLine.slice(0, 80) });
     const upgrade = headers.upgrade;
-    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
+    // The same test as toLowerCase() === 'websocket' for the bytes a header can hold here (undefined tests as 'undefined').
+    if (!/^websocket$/i.test(upgrade)) throw new PicowsError('HANDSHAKE_UPGRADE', { upgrade });
     const connection = headers.connection;
     if (!/(^|,)[ \t]*upgrade[ \t]*(,|$)/i.test(connection || '')) throw new PicowsError('HANDSHAKE_CONNECTION', { connection });
     const accept = headers['sec-websocket-accept'];
@@ -664,7 +586,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if ((ps === CLOSED || failure) && !settling) {
       settling = true;
       if (rs === OPEN) rs = CLOSING;
-      arm(or(o.closeTimeout, 2000), () => fromProtocol());
+      arm(closeTimeout, fromProtocol);
       if (failure) {
         endPending = true;
         pump();
@@ -684,7 +606,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   /** The one way out of a connection (connection.ts finish()). */
   function finish(cause: CloseCause, err: PicowsError | null, code = 1006, reason = '', wasClean = false): void {
     if (rs === CLOSED) return;
-    disarm();
+    ctimer = off(ctimer);
     dropSocket();
     rs = CLOSED;
     hsBuf = null;
@@ -708,7 +630,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       ps = CLOSING;
     }
     pump();
-    arm(or(o.closeTimeout, 2000), () => abort('CLOSE_TIMEOUT'));
+    arm(closeTimeout, () => abort('CLOSE_TIMEOUT'));
   }
 
   /** Never written again, every reference dropped; destroyed on a later turn (inside its own callback it has crashed Kaluma). */
@@ -803,7 +725,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   function record(chunk: Uint8Array, flags: number, start: number, length: number): void {
     const opcode = flags & 15;
-    const complete = (flags & FLAG_FIN) !== 0 && (flags & FLAG_LAST) !== 0;
+    const complete = (flags & (FLAG_FIN | FLAG_LAST)) === (FLAG_FIN | FLAG_LAST);
     let end = start + length;
     if (opcode >= 8) {
       let bytes = chunk;
@@ -833,9 +755,8 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     const total = msgLength + length;
     if (total > msgBuf.length) {
       let size = msgBuf.length * 2;
-      const limit = or(o.maxMessage, DEFAULT_MAX_MESSAGE);
       if (size < 256) size = 256;
-      if (size > limit) size = limit;
+      if (size > maxMessage) size = maxMessage;
       if (size < total) size = total;
       const grown = new Uint8Array(size);
       copyInto(grown, 0, msgBuf, 0, msgLength);
@@ -907,7 +828,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (typeof head === 'number') {
       const message = q[1] as Uint8Array;
       const start = dataSent;
-      const end = Math.min(start + (o.fragmentSize || 504), message.length);
+      const end = Math.min(start + fragmentSize, message.length);
       const last = end === message.length;
       dataSent = last ? 0 : end;
       frame = buildMaskedFrame((last ? 0x80 : 0) | (start === 0 ? head : 0), message, start, end, rt.random32(), core);
@@ -954,7 +875,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     if (pingAt < 0 || p.length !== 4 || ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0 !== pingSeq) return;
     addRtt(lastRx - pingAt);
     pingAt = -1;
-    if (running) liveIn(or(o.pingInterval, 5000));
+    if (running) liveIn(pingInterval);
   }
 
   /** Runs tick() in `ms` (at least 1) instead of any earlier plan; without `ms`, only cancels. */
@@ -969,7 +890,6 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   function tick(): void {
     if (!running) return;
-    const interval = or(o.pingInterval, 5000);
     const now = millis();
     const silent = now - lastRx;
     if (pingAt >= 0) {
@@ -978,10 +898,10 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         running = false;
         return abort('PONG_TIMEOUT', { silentMs: silent });
       }
-      if (silent < interval) pingAt = -1;
+      if (silent < pingInterval) pingAt = -1;
       else return liveIn(deadline() - since);
     }
-    if (silent >= interval) {
+    if (silent >= pingInterval) {
       pingSeq = (pingSeq + 1) >>> 0;
       putUint32(pingBuf, 0, pingSeq);
       pingAt = now;
@@ -990,7 +910,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
         pump();
       }
       liveIn(deadline());
-    } else liveIn(interval - silent);
+    } else liveIn(pingInterval - silent);
   }
 
   // ---- endings (resilient-client.ts onClose(), policy.ts, backoff.ts) ----
@@ -1088,7 +1008,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       linkTimer = undefined;
       pollLink();
     }, o.linkPollInterval || 1000);
-    link.isUp((up) => onLink(up));
+    link.isUp(onLink);
   }
 
   function onLink(up: boolean): void {
@@ -1135,7 +1055,6 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       const i = inFlight;
       if (i * 3 >= q.length || i >= windowSize) return;
       const m = q[3 * i] as Msg;
-      let seq = 0;
       let resend = false;
       if (!acking) {
         sent++;
@@ -1151,7 +1070,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
       }
       // Text is wrapped with its seq in at-least-once mode; binary goes as it is, seq 0.
       const wrap = !!o.atLeastOnce && typeof m === 'string';
-      if (wrap) seq = lastSeq;
+      const seq = wrap ? lastSeq : 0;
       const data = wrap ? dataFrame(seq, sid, m as string) : m;
       if (typeof data === 'string') queueMessage(1, encode(data));
       else queueMessage(2, data, true);
@@ -1162,13 +1081,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   }
 
   function queueMessage(opcode: number, bytes: Uint8Array, copy?: boolean): void {
-    const size = o.fragmentSize || 504;
     const length = bytes.length;
-    if (length <= size) return queueFrame(opcode, bytes);
+    if (length <= fragmentSize) return queueFrame(opcode, bytes);
     outq.push(opcode, copy ? new Uint8Array(bytes) : bytes);
-    const whole = Math.floor(length / size);
-    const rest = length - whole * size;
-    queued += length + whole * maskedHeaderSize(size) + (rest > 0 ? maskedHeaderSize(rest) : 0);
+    const whole = Math.floor(length / fragmentSize);
+    const rest = length - whole * fragmentSize;
+    queued += length + whole * maskedHeaderSize(fragmentSize) + (rest > 0 ? maskedHeaderSize(rest) : 0);
   }
 
   // ---- small things ----
@@ -1200,30 +1118,108 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   /** The connection's one deadline. */
   function arm(ms: number, fn: () => void): void {
-    disarm();
+    ctimer = off(ctimer);
     ctimer = setTimeout(() => {
       ctimer = undefined;
       fn();
     }, ms);
   }
 
-  function disarm(): void {
-    ctimer = off(ctimer);
-  }
-
+  // The client's surface. Its methods are written here rather than as named functions
+  // beside the others: nothing inside calls them, and a method costs fewer bytes.
   const api: DeviceClient = {
     get state() {
       return state;
     },
     sid,
     onevent: null,
-    get stats() {
-      return stats();
+    get stats(): DeviceStats {
+      const droppedBy: { [reason: string]: number } = {};
+      let dropped = 0;
+      for (const k in drops) dropped += droppedBy[k] = drops[k];
+      const up = openedAt >= 0 ? millis() - openedAt : 0;
+      return {
+        state: state,
+        attempts: attemptsMade,
+        connects: opens,
+        uptimeMs: up,
+        totalUptimeMs: totalUptime + up,
+        backoffMs: delay,
+        attempt: attempt,
+        lastClose: lastEnding,
+        rttMs: srtt >= 0 ? Math.round(srtt) : lastRtt,
+        queued: box.length / 3,
+        queuedBytes: qBytes,
+        inFlight: inFlight,
+        sent: sent,
+        acked: acked,
+        resent: resent,
+        dropped,
+        droppedBy,
+        closesByCause: closeCounts,
+      };
     },
-    start,
-    stop,
-    send,
-    diagnostics,
+
+    start(): void {
+      if (state !== 'idle' && state !== 'stopped') return;
+      userStopped = false;
+      state = 'idle';
+      if (o.link) pollLink();
+      connect();
+    },
+
+    stop(code = 1000, reason = ''): void {
+      userStopped = true;
+      timer = off(timer);
+      linkTimer = off(linkTimer);
+      if (conn && rs <= OPEN) close(code, reason);
+      else if (!conn) setStopped('stopped by the application');
+    },
+
+    send(data: Msg | ArrayBuffer, options?: { key?: string; ttlMs?: number; overflow?: string; session?: boolean }): string {
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+        if (!(data instanceof ArrayBuffer)) throw new TypeError('send()');
+        data = new Uint8Array(data);
+      }
+      // n: its size as a message (UTF-8, wrapped in at-least-once mode); size: what the outbox counts.
+      let n: number;
+      let size: number;
+      if (typeof data !== 'string') n = size = data.byteLength;
+      else {
+        n = size = data.length;
+        for (let i = 0; i < data.length; i++) {
+          const c = data.charCodeAt(i);
+          if (c >= 0x80) n += c < 0x800 ? 1 : (c & 0xfc00) === 0xdc00 && (data.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? 0 : 2;
+        }
+        if (o.atLeastOnce) n += 42 + sid.length;
+      }
+      if (n > maxMessage || size > maxBytes) {
+        drops['too-big']++;
+        emit({ type: 'dropped', reason: 'too-big' });
+        return 'too-big';
+      }
+      if (options && (options.key != null || options.ttlMs !== undefined || options.session || options.overflow === 'drop-newest')) throw new PicowsError('NOT_ON_DEVICE', { option: 'push' });
+      // Drop-oldest: evict from the front until it fits; each eviction is reported after the push.
+      let evicted = 0;
+      while (box.length >= 3 * maxCount || qBytes + size > maxBytes) {
+        shift();
+        drops.evicted++;
+        evicted++;
+      }
+      box.push(data, size, 0);
+      qBytes += size;
+      while (evicted--) emit({ type: 'dropped', reason: 'evicted' });
+      if (state === 'open') flushIn(0);
+      return 'queued';
+    },
+
+    /** The policy's diagnostics, oldest first. */
+    diagnostics(): DeviceDiagnostic[] {
+      const out: DeviceDiagnostic[] = [];
+      const n = ring.length;
+      for (let i = Math.max(0, written - n); i < written; i++) out.push(ring[i % n] as DeviceDiagnostic);
+      return out;
+    },
   };
   return api;
 } as unknown as new (url: string, rt: DeviceRuntime, o?: DeviceOptions) => DeviceClient;
