@@ -252,9 +252,7 @@ export class VirtualTime {
    * kernel for the peer's delayed ACK (Nagle, ~40 ms real): the clock must not leap meanwhile.
    */
   private inFlight(): boolean {
-    const conns = (this.board as unknown as { conns: Set<{ node: Socket }> }).conns;
-    for (const c of conns) {
-      const b = c.node;
+    for (const b of this.board.hostSockets()) {
       if (b.destroyed || b.localPort === undefined) continue;
       const s = this.server.byPort.get(b.localPort);
       if (!s || s.destroyed) continue;
@@ -265,10 +263,7 @@ export class VirtualTime {
 
   /** The earliest due time in the current boot's timer table (board ms), Infinity if none. */
   private nextDue(): number {
-    const table = (this.board.session.timers as unknown as { table: Map<number, { due: number }> }).table;
-    let due = Infinity;
-    for (const t of table.values()) if (t.due < due) due = t.due;
-    return due;
+    return this.board.session.timers.nextDue();
   }
 
   /** Board time now (ms since this boot). */

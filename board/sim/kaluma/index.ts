@@ -12,6 +12,7 @@
  * hangs it (only the watchdog or reboot() brings it back). dispose() closes every real
  * socket and timer.
  */
+import type { Socket } from 'node:net';
 import type { TcpConn } from './tcp-conn';
 import { Radio } from './radio';
 import { SplitMix64 } from './rp2';
@@ -256,6 +257,11 @@ export class KalumaBoard {
   }
 
   // ---- used by the emulated modules ----
+
+  /** The host sockets behind the board's TCP connections now (for a test that waits for bytes in flight). */
+  hostSockets(): Socket[] {
+    return [...this.conns].map((c) => c.node);
+  }
 
   trackConn(conn: TcpConn): void {
     this.conns.add(conn);

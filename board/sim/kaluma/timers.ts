@@ -85,6 +85,13 @@ export class BoardTimers {
     this.table.clear();
   }
 
+  /** The earliest due time in the table (board ms), Infinity when it is empty. */
+  nextDue(): number {
+    let due = Infinity;
+    for (const t of this.table.values()) if (t.due < due) due = t.due;
+    return due;
+  }
+
   /** After a warp: recompute every wake-up from the new board time. */
   reschedule(): void {
     for (const t of this.table.values()) {
