@@ -27,100 +27,18 @@ import { sha1 } from '../../src/handshake/sha1';
 import { parseWsUrl, type WsUrl } from '../../src/handshake/url';
 import { orDefault as or } from '../../src/or-default';
 import { closeReasonBytes, encodeClosePayload, parseCloseCode } from '../../src/protocol/close-payload';
+import { hexAround } from '../../src/protocol/hex-around';
 import { buildMaskedFrame, maskedHeaderSize } from '../../src/protocol/frame-writer';
 import { dataFrame, newSid, parseAck } from '../../src/resilience/ack-protocol';
+import { classify, type Decision, type Diagnostic } from '../../src/resilience/policy';
+import type { PushOptions } from '../../src/resilience/outbox';
+import type { ClientState, LastClose, ResilientEvent, ResilientOptions, ResilientStats } from '../../src/resilience/resilient-client';
 import type { DeviceRuntime } from './device-runtime';
 
 declare const millis: () => number;
 
-export interface LinkMonitor {
-  isUp(cb: (up: boolean) => void): void;
-}
-
-/** ResilientOptions as the device build reads them (src/resilience/resilient-client.ts and the option types it extends). */
-export interface DeviceOptions {
-  protocols?: string | string[];
-  headers?: { [name: string]: string };
-  maxMessage?: number;
-  fragmentSize?: number;
-  maxHeadBytes?: number;
-  connectTimeout?: number;
-  handshakeTimeout?: number;
-  closeTimeout?: number;
-  validatorFlags?: number;
-  pingInterval?: number;
-  pongTimeout?: number;
-  pongTimeoutFloor?: number;
-  backoff?: { baseMs?: number; factor?: number; capMs?: number; minDelayMs?: number; minUptimeMs?: number; maxRetries?: number; dropWindowMs?: number };
-  policy?: { overrides?: unknown; classes?: unknown; decide?: unknown; breakerAfter?: number; diagnostics?: number; maxRetryAfterMs?: number; now?: () => number };
-  outbox?: { maxCount?: number; maxBytes?: number; overflow?: string; acks?: boolean; firstSeq?: number; window?: number; now?: () => number };
-  atLeastOnce?: boolean;
-  link?: LinkMonitor;
-  linkPollInterval?: number;
-  maxBuffered?: number;
-}
-
-export type ClientState = 'idle' | 'connecting' | 'open' | 'backoff' | 'waiting-link' | 'stopped';
-
-export interface DeviceLastClose {
-  code: number;
-  reason: string;
-  cause: string;
-  wasClean: boolean;
-  errorId: string | null;
-  at: number;
-}
-
-export interface DeviceDecision {
-  action: 'retry' | 'stop';
-  class: string;
-  harder: number;
-  delayMs?: number;
-  reason: string;
-  tripped?: boolean;
-}
-
-export interface DeviceDiagnostic {
-  at: number;
-  class: string;
-  cause: string;
-  code: number;
-  id: string;
-  detail: unknown;
-  reason: string;
-}
-
-export interface DeviceStats {
-  state: ClientState;
-  attempts: number;
-  connects: number;
-  uptimeMs: number;
-  totalUptimeMs: number;
-  backoffMs: number;
-  attempt: number;
-  lastClose: DeviceLastClose | null;
-  rttMs: number;
-  queued: number;
-  queuedBytes: number;
-  inFlight: number;
-  sent: number;
-  acked: number;
-  resent: number;
-  dropped: number;
-  droppedBy: { [reason: string]: number };
-  closesByCause: { [cause: string]: number };
-}
-
-export type DeviceEvent =
-  | { type: 'state'; state: ClientState }
-  | { type: 'open'; attempt: number; protocol: string }
-  | { type: 'close'; code: number; reason: string; cause: string; wasClean: boolean; errorId: string | null; decision: DeviceDecision | null }
-  | { type: 'reconnect-scheduled'; delayMs: number; attempt: number; class: string }
-  | { type: 'sent'; seq: number; resend: boolean }
-  | { type: 'acked'; seq: number; count: number }
-  | { type: 'dropped'; reason: string }
-  | { type: 'message'; data: string | Uint8Array }
-  | { type: 'stopped'; reason: string };
+// The API's types are the layered stack's (ResilientClient's options, events and stats,
+// the policy's decisions and diagnostics): one declaration for both clients.
 
 type Msg = string | Uint8Array;
 
@@ -170,51 +88,18 @@ function copyInto(dst: Uint8Array, at: number, src: Uint8Array, start: number, e
   dst.set(src.subarray(start, end), at);
 }
 
-/** Up to 8 bytes either side of chunk[offset], hex, the offending byte in brackets (src/protocol/protocol.ts). */
-function hexAround(chunk: Uint8Array, offset: number): string {
-  let text = '';
-  const end = Math.min(chunk.length, offset + 9);
-  for (let i = Math.max(0, offset - 8); i < end; i++) {
-    const hex = (chunk[i] < 16 ? '0' : '') + chunk[i].toString(16);
-    text += (text ? ' ' : '') + (i === offset ? '[' + hex + ']' : hex);
-  }
-  return text;
-}
-
-/** The default policy table (src/resilience/policy.ts classify()). */
-function classify(cause: string, code: number, id: string, status: number): string {
-  switch (cause) {
-    case 'local-close':
-      return 'user';
-    case 'handshake-failed':
-      return 'broken-peer';
-    case 'handshake-rejected':
-      if (status === 401 || status === 403 || status === 407) return 'rejected';
-      return status === 429 || status >= 500 ? 'try-later' : 'broken-peer';
-    case 'protocol-error':
-      return code === 1002 || code === 1007 || code === 1009 ? 'broken-peer' : 'transient';
-    case 'peer-closed':
-      if (code === 1013) return 'try-later';
-      if (code === 1008 || code === 3000 || code === 3003) return 'rejected';
-      if (code === 1002 || code === 1003 || (code >= 1007 && code <= 1010)) return 'broken-peer';
-      return code === 1001 || code === 1011 || code === 1012 || code === 1014 || code === 3008 ? 'transient' : 'server-normal';
-    default:
-      return id === 'INVALID_URL' || id === 'TLS_UNAVAILABLE' ? 'rejected' : 'transient';
-  }
-}
-
 /** The client: what firmware/app.ts uses of ResilientClient. */
 export interface DeviceClient {
   readonly state: ClientState;
   /** This boot's session id (at-least-once mode). */
   readonly sid: string;
-  onevent: ((ev: DeviceEvent) => void) | null;
-  readonly stats: DeviceStats;
+  onevent: ((ev: ResilientEvent) => void) | null;
+  readonly stats: ResilientStats;
   start(): void;
   stop(code?: number, reason?: string): void;
   send(data: Msg | ArrayBuffer, options?: { key?: string; ttlMs?: number; overflow?: string; session?: boolean }): string;
   /** The policy's diagnostics, oldest first. */
-  diagnostics(): DeviceDiagnostic[];
+  diagnostics(): Diagnostic[];
 }
 
 /**
@@ -222,7 +107,7 @@ export interface DeviceClient {
  * its state is in local variables, so the bundle has no `this.` (5 bytes) on each of
  * several hundred accesses.
  */
-export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceOptions = {}): DeviceClient {
+export const DeviceClient = function (url: string, rt: DeviceRuntime, o: ResilientOptions = {}): DeviceClient {
   let state: ClientState = 'idle';
 
   // ---- the client (resilient-client.ts) ----
@@ -233,7 +118,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   let totalUptime = 0;
   let attemptsMade = 0;
   let opens = 0;
-  let lastEnding: DeviceLastClose | null = null;
+  let lastEnding: LastClose | null = null;
   let closeCounts: { [cause: string]: number } = {};
   let userStopped = false;
   let lastRtt = -1;
@@ -266,7 +151,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
 
   // ---- the policy (policy.ts) ----
   let brokenInRow = 0;
-  let ring: (DeviceDiagnostic | undefined)[];
+  let ring: (Diagnostic | undefined)[];
   let written = 0;
 
   // ---- the connection (connection.ts, board/kaluma/transport.ts) ----
@@ -948,13 +833,13 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
   }
 
   /** The default policy, the breaker and the diagnostics ring (policy.ts decide()). */
-  function decide(cause: string, code: number, error: PicowsError | null): DeviceDecision {
+  function decide(cause: CloseCause, code: number, error: PicowsError | null): Decision {
     const p = o.policy || {};
     const id = error ? error.id : '';
     const detail = error ? error.detail : undefined;
     const status = detail && typeof detail.status === 'number' ? detail.status : 0;
-    const c = classify(cause, code, id, status);
-    let d: DeviceDecision = {
+    const c = classify({ cause, code }, id, status);
+    let d: Decision = {
       action: c === 'rejected' || c === 'user' ? 'stop' : 'retry',
       class: c,
       harder: c === 'try-later' ? 4 : c === 'broken-peer' || c === 'rejected' ? 16 : 1,
@@ -1097,7 +982,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     emit({ type: 'state', state: s });
   }
 
-  function emit(ev: DeviceEvent): void {
+  function emit(ev: ResilientEvent): void {
     if (api.onevent) guarded(null, api.onevent, ev);
   }
 
@@ -1133,7 +1018,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     },
     sid,
     onevent: null,
-    get stats(): DeviceStats {
+    get stats(): ResilientStats {
       const droppedBy: { [reason: string]: number } = {};
       let dropped = 0;
       for (const k in drops) dropped += droppedBy[k] = drops[k];
@@ -1214,12 +1099,12 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: DeviceO
     },
 
     /** The policy's diagnostics, oldest first. */
-    diagnostics(): DeviceDiagnostic[] {
-      const out: DeviceDiagnostic[] = [];
+    diagnostics(): Diagnostic[] {
+      const out: Diagnostic[] = [];
       const n = ring.length;
-      for (let i = Math.max(0, written - n); i < written; i++) out.push(ring[i % n] as DeviceDiagnostic);
+      for (let i = Math.max(0, written - n); i < written; i++) out.push(ring[i % n] as Diagnostic);
       return out;
     },
   };
   return api;
-} as unknown as new (url: string, rt: DeviceRuntime, o?: DeviceOptions) => DeviceClient;
+} as unknown as new (url: string, rt: DeviceRuntime, o?: ResilientOptions) => DeviceClient;

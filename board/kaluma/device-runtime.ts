@@ -4,6 +4,7 @@
  * globals and src/core directly: it only ever runs in the device bundle.
  */
 import type { KalumaNet, KalumaRp2 } from './kaluma';
+import { rp2Random32 } from './rp2-random';
 
 export interface DeviceRuntime {
   net: KalumaNet;
@@ -12,22 +13,5 @@ export interface DeviceRuntime {
 }
 
 export function kalumaRuntime(net: KalumaNet, rp2: KalumaRp2): DeviceRuntime {
-  const words = new Uint32Array(4);
-  let pos = 4;
-  const mask = BigInt(0xffffffff);
-  const shift = BigInt(32);
-  return {
-    net,
-    random32: () => {
-      if (pos >= 4) {
-        let r = rp2.randomBigInt();
-        for (let i = 0; i < 4; i++) {
-          words[i] = Number(r & mask);
-          r = r >> shift;
-        }
-        pos = 0;
-      }
-      return words[pos++];
-    },
-  };
+  return { net, random32: rp2Random32(rp2) };
 }

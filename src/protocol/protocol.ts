@@ -31,6 +31,7 @@ import {
 } from '../core/types';
 import { closeReasonBytes, encodeClosePayload, parseCloseCode } from './close-payload';
 import { buildMaskedFrame, FIN, maskedHeaderSize } from './frame-writer';
+import { hexAround } from './hex-around';
 import { CLOSED, CLOSING, OPEN } from './ready-state';
 import { orDefault } from '../or-default';
 
@@ -407,15 +408,4 @@ function copyInto(dst: Uint8Array, at: number, src: Uint8Array, start: number, e
     return;
   }
   for (let i = start; i < end; i++) dst[at++] = src[i];
-}
-
-/** Up to 8 bytes either side of chunk[offset], hex, the offending byte in brackets: for diagnostics. */
-function hexAround(chunk: Uint8Array, offset: number): string {
-  let text = '';
-  const end = Math.min(chunk.length, offset + 9);
-  for (let i = Math.max(0, offset - 8); i < end; i++) {
-    const hex = (chunk[i] < 16 ? '0' : '') + chunk[i].toString(16);
-    text += (text ? ' ' : '') + (i === offset ? '[' + hex + ']' : hex);
-  }
-  return text;
 }
