@@ -51,7 +51,7 @@ const FOOTER = '})();';
  */
 export const INTERNAL_TYPES = [
   'Protocol', 'ProtocolOptions', 'ProtocolSink',
-  'ClientHandshake', 'ClientHandshakeOptions', 'HandshakeSuccess', 'WsUrl',
+  'ClientHandshake', 'ClientHandshakeOptions', 'HandshakeSuccess', 'WsUrl', 'ResponseHead',
   'Runtime', 'Clock', 'Transport', 'TransportHandler', 'ConnectTarget',
   'Core', 'FrameValidator', 'JsFrameValidator',
   'LivenessMonitor', 'LivenessHooks', 'Outbox', 'Backoff', 'Policy',

@@ -24,6 +24,7 @@ import { DEFAULT_MAX_MESSAGE, EV_DATA, FLAG_FIN, FLAG_FIRST, FLAG_LAST, RECORD_S
 import { isSendableCloseCode, PicowsError } from '../../src/errors';
 import { base64Encode } from '../../src/handshake/base64';
 import { sha1 } from '../../src/handshake/sha1';
+import { OWN_HEADERS, parseResponseHead, SENDABLE_VALUE, TOKEN } from '../../src/handshake/http-head';
 import { parseWsUrl, type WsUrl } from '../../src/handshake/url';
 import { orDefault as or } from '../../src/or-default';
 import { closeReasonBytes, encodeClosePayload, parseCloseCode } from '../../src/protocol/close-payload';
@@ -33,6 +34,7 @@ import { dataFrame, newSid, parseAck } from '../../src/resilience/ack-protocol';
 import { classify, type Decision, type Diagnostic } from '../../src/resilience/policy';
 import type { PushOptions } from '../../src/resilience/outbox';
 import type { ClientState, LastClose, ResilientEvent, ResilientOptions, ResilientStats } from '../../src/resilience/resilient-client';
+import { abandonSocket } from './abandon-socket';
 import type { DeviceRuntime } from './device-runtime';
 
 declare const millis: () => number;
@@ -54,12 +56,6 @@ const encode = (s: string): Uint8Array => encoder.encode(s);
 const decode = (b: Uint8Array, start: number, end: number): string => decoder.decode(start === 0 && end === b.length ? b : b.subarray(start, end));
 const core = createJsCore();
 
-// The handshake's patterns (src/handshake/client-handshake.ts).
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const SENDABLE_VALUE = /^[\t -~]*$/;
-const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
-const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|protocol|extensions))$/i;
-
 /** Cancels a Kaluma timer (clearTimeout(undefined) throws there); returns undefined for the field. */
 function off(h: unknown): undefined {
   if (h !== undefined) clearTimeout(h as number);
@@ -72,9 +68,6 @@ function latin1(s: string): Uint8Array {
   return out;
 }
 
-function trimOws(s: string): string {
-  return s.replace(/^[ \t]+|[ \t]+$/g, '');
-}
 
 function badOption(): PicowsError {
   return new PicowsError('INVALID_HANDSHAKE_OPTIONS');
@@ -397,36 +390,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: Resilie
 
   /** Checks the response head[0, end) (client-handshake.ts verify()); returns the subprotocol or throws. */
   function verify(head: Uint8Array, end: number): string {
-    const headers: { [name: string]: string } = Object.create(null);
-    // Set by the first line (there is one: the head ends in CRLF CRLF).
-    let status!: RegExpExecArray | null;
-    let badLine: string | null = null;
-    let last = '';
-    let lineStart = 0;
-    for (let i = 0; i < end - 2; i++) {
-      if (head[i] !== 13) continue;
-      const line = String.fromCharCode.apply(null, head.subarray(lineStart, i) as unknown as number[]);
-      const first = lineStart === 0;
-      lineStart = i + 2;
-      let ok = RECEIVED_LINE.test(line);
-      if (first) {
-        status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
-        ok = status !== null;
-      } else if (ok && (line[0] === ' ' || line[0] === '\t')) {
-        ok = last !== '';
-        if (ok) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
-      } else if (ok) {
-        const colon = line.indexOf(':');
-        const name = line.slice(0, colon < 0 ? 0 : colon).toLowerCase();
-        ok = TOKEN.test(name);
-        if (ok) {
-          const value = trimOws(line.slice(colon + 1));
-          headers[name] = name in headers ? headers[name] + ', ' + value : value;
-          last = name;
-        }
-      }
-      if (!ok && badLine === null) badLine = line;
-    }
+    const { status, headers, badLine } = parseResponseHead(head, end);
     if (status && status[1] !== '101') {
       const after = headers['retry-after'];
       throw new PicowsError('HANDSHAKE_STATUS', { status: +status[1], reason: status[2] || '', retryAfter: /^\d+$/.test(after) ? +after : undefined });
@@ -526,20 +490,7 @@ export const DeviceClient = function (url: string, rt: DeviceRuntime, o: Resilie
     // Frames not yet written die with the connection (the layered stack frees them with its Protocol).
     outq = [];
     queued = 0;
-    if (s) {
-      try {
-        s.removeAllListeners();
-        setTimeout(() => {
-          try {
-            s.destroy();
-          } catch (e) {
-            // already gone
-          }
-        }, 0);
-      } catch (e) {
-        // a dead socket
-      }
-    }
+    if (s) abandonSocket(s);
   }
 
   // ---- writing, paced: at most 512 bytes handed to Kaluma per flush of its stream ----

@@ -18,8 +18,9 @@
  *  - data arrives as a Uint8Array backed by the C heap (the runtime marks chunks volatile).
  */
 import type { ConnectTarget, Transport, TransportHandler } from '../../src/client/transport';
-import { latin1String } from '../../src/handshake/client-handshake';
+import { latin1String } from '../../src/handshake/http-head';
 import type { KalumaNet, KalumaSocket } from './kaluma';
+import { abandonSocket } from './abandon-socket';
 
 export class KalumaTransport implements Transport {
   /** Most bytes handed to Kaluma's stream between two of its flushes. */
@@ -72,16 +73,7 @@ export class KalumaTransport implements Transport {
     const s = this.socket;
     this.socket = null;
     this.waiting.length = 0;
-    if (!s) return;
-    s.removeAllListeners();
-    // Deferred: destroying inside one of the socket's own callbacks has crashed Kaluma (kaluma.md §8).
-    setTimeout(() => {
-      try {
-        s.destroy();
-      } catch (e) {
-        // already gone
-      }
-    }, 0);
+    if (s) abandonSocket(s);
   }
 
   private drain(): void {

@@ -25,6 +25,7 @@
  * that implements RFC 6455 sends CRLF.
  */
 import { PicowsError } from '../errors';
+import { OWN_HEADERS, parseResponseHead, SENDABLE_VALUE, TOKEN } from './http-head';
 import { base64Encode } from './base64';
 import { sha1 } from './sha1';
 import { orDefault } from '../or-default';
@@ -45,15 +46,6 @@ export function latin1Bytes(s: string): Uint8Array {
   return out;
 }
 
-/**
- * Bytes as latin1 text, one UTF-16 unit per byte: a response line here, a binary
- * string for Kaluma's socket in board/kaluma/transport.ts. String.fromCharCode.apply
- * peaks at ~9 B of heap per element on Kaluma, safe up to about 8 K elements
- * (kaluma.md §9): callers pass at most maxHeadBytes, or 512 bytes.
- */
-export function latin1String(bytes: Uint8Array): string {
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
-}
 
 export interface ClientHandshakeOptions {
   /** From parseWsUrl(): the Host header's value and the request target. */
@@ -79,14 +71,6 @@ export interface HandshakeSuccess {
 
 export const DEFAULT_MAX_HEAD_BYTES = 4096;
 
-/** RFC 7230 3.2.6 token (header names, subprotocol names). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** What we send in a header value: printable ASCII and tab. Kaluma's socket writes one byte per UTF-16 unit and zeroes units >= 0x100. */
-const SENDABLE_VALUE = /^[\t -~]*$/;
-/** What a response line may hold (RFC 7230 3.2: VCHAR, obs-text, SP, HTAB); CR and LF were split off already. */
-const RECEIVED_LINE = /^[\t -~\x80-\xff]*$/;
-/** Headers the handshake sets itself, any case; Sec-WebSocket-Extensions because we offer none. */
-const OWN_HEADERS = /^(?:host|upgrade|connection|sec-websocket-(?:key|version|protocol|extensions))$/i;
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
 
 /** `message` is '' in the device build (src/device.d.ts): the id is then the message. */
@@ -96,11 +80,6 @@ function badOption(message: string): PicowsError {
 
 function badResponse(detail: { [key: string]: unknown }): PicowsError {
   return new PicowsError('HANDSHAKE_BAD_RESPONSE', detail);
-}
-
-/** Strips RFC 7230 OWS (SP and HTAB only: String.prototype.trim would also eat obs-text 0xA0). */
-function trimOws(s: string): string {
-  return s.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 /** An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 7231 7.1.1.1) in seconds since the epoch, else NaN. */
@@ -248,41 +227,7 @@ export class ClientHandshake {
    * of the first failed check.
    */
   private verify(end: number): HandshakeSuccess {
-    const head = this.head as Uint8Array;
-    const headers: { [name: string]: string } = Object.create(null);
-    let status: RegExpExecArray | null = null;
-    let badLine: string | null = null;
-    let last = '';
-    let lineStart = 0;
-    // Stop before the final empty line's CR.
-    for (let i = 0; i < end - 2; i++) {
-      if (head[i] !== 13 /* CR */) continue;
-      const line = latin1String(head.subarray(lineStart, i));
-      const first = lineStart === 0;
-      lineStart = i + 2;
-      let ok = RECEIVED_LINE.test(line);
-      if (first) {
-        // A bad status line is the first bad line: reported below like any other.
-        status = ok ? /^HTTP\/1\.[01] ([1-5]\d\d)(?: (.*))?$/.exec(line) : null;
-        ok = status !== null;
-      } else if (ok && (line[0] === ' ' || line[0] === '\t')) {
-        // obs-fold: a user agent must replace it with SP (RFC 7230 3.2.4).
-        ok = last !== '';
-        if (ok) headers[last] = trimOws(headers[last] + ' ' + trimOws(line));
-      } else if (ok) {
-        const colon = line.indexOf(':');
-        // No whitespace between name and colon (RFC 7230 3.2.4): the token test rejects it.
-        const name = line.slice(0, colon < 0 ? 0 : colon).toLowerCase();
-        ok = TOKEN.test(name);
-        if (ok) {
-          const value = trimOws(line.slice(colon + 1));
-          headers[name] = name in headers ? headers[name] + ', ' + value : value;
-          last = name;
-        }
-      }
-      // A bad header line is reported after the status: it does not hide a 401.
-      if (!ok && badLine === null) badLine = line;
-    }
+    const { status, headers, badLine } = parseResponseHead(this.head as Uint8Array, end);
 
     // The head has a first line (it ends with CR LF CR LF): without a status, it is badLine.
     if (status && status[1] !== '101') {
